@@ -1,0 +1,486 @@
+"""AbstractPathIO: the one interface every storage backend implements.
+
+The server never touches storage except through these methods, and the client uses the
+same interface for its local side. The contract, in short:
+
+* Paths are ``pathlib.PurePath`` objects in the backend's own namespace (real local paths
+  for the local backends, POSIX paths for memory and object stores). The server builds them
+  as ``user.base_path / virtual_path.relative_to("/")``.
+* Every coroutine method below may raise only :class:`anyftp.errors.PathIOError`; the
+  wrapper installed by :meth:`AbstractPathIO.__init_subclass__` turns any other exception
+  into one that keeps the original as its ``reason``, and applies ``timeout``. A backend
+  author writes plain code and raises plain ``OSError``/``FileNotFoundError``.
+* With ``root`` set, every path given to a method must resolve inside ``root``; the check
+  (:meth:`AbstractPathIO.contain`) is lexical here and follows symlinks on backends where
+  the namespace has them (local disk).
+* ``open()`` returns an object that is both awaitable and an async context manager; it
+  yields an :class:`AsyncFile`. Leaving the ``async with`` block through an exception
+  *aborts* the file (:meth:`AbstractPathIO.abort`), which an object store uses to drop a
+  half-written upload instead of publishing it.
+* :attr:`AbstractPathIO.capabilities` states what the backend can do; the conformance suite
+  and the server (FEAT, MFMT, SITE CHMOD, sendfile) read it instead of probing.
+* Per-server shared state (an in-memory tree, an S3 client) is made once by
+  :meth:`AbstractPathIO.create_state` from the backend options and handed to every
+  instance; :meth:`AbstractPathIO.close_state` releases it when the server closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import posixpath
+import stat as stat_module
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from dataclasses import dataclass
+from pathlib import PurePath, PurePosixPath
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from .errors import PathIOError, PathOutsideRootError
+
+__all__ = (
+    "AbstractPathIO",
+    "AsyncFile",
+    "AsyncPathIOContext",
+    "AsyncLister",
+    "Capabilities",
+    "PathStat",
+    "StatLike",
+    "DEFAULT_BLOCK_SIZE",
+)
+
+#: Block size used when a caller does not give one. Large on purpose: throughput is
+#: decided by how many Python-level steps each byte takes.
+DEFAULT_BLOCK_SIZE = 256 * 1024
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do. Tests and the server read these flags; nothing is probed.
+
+    ``set_mtime``          :meth:`AbstractPathIO.set_mtime` works (MFMT).
+    ``append``             ``open(path, "ab")`` appends (APPE).
+    ``seek_write``         ``open(path, "r+b")`` then ``seek`` and write in place (STOR after REST).
+    ``empty_directories``  an empty directory made by ``mkdir`` is listed and survives.
+    ``file_descriptor``    file objects opened for reading expose a real ``fileno()``
+                           usable with ``os.sendfile``.
+    ``chmod``              :meth:`AbstractPathIO.chmod` works (SITE CHMOD).
+    ``rename_directories`` ``rename`` moves whole directories.
+    ``concurrent_writes``  two files may be open for writing at once.
+    """
+
+    set_mtime: bool = False
+    append: bool = True
+    seek_write: bool = True
+    empty_directories: bool = True
+    file_descriptor: bool = False
+    chmod: bool = False
+    rename_directories: bool = True
+    concurrent_writes: bool = True
+
+
+@runtime_checkable
+class StatLike(Protocol):
+    """The part of ``os.stat_result`` the server and client read."""
+
+    @property
+    def st_size(self) -> int: ...
+    @property
+    def st_mtime(self) -> float: ...
+    @property
+    def st_ctime(self) -> float: ...
+    @property
+    def st_nlink(self) -> int: ...
+    @property
+    def st_mode(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PathStat:
+    """A stat result for backends without ``os.stat_result`` (memory, object stores)."""
+
+    st_size: int
+    st_mtime: float
+    st_ctime: float
+    st_nlink: int
+    st_mode: int
+    st_ino: int = 0
+    st_dev: int = 0
+    st_uid: int = 0
+    st_gid: int = 0
+
+    @classmethod
+    def for_file(cls, size: int, mtime: float, ctime: float | None = None,
+                 mode: int = 0o644) -> PathStat:
+        return cls(size, mtime, mtime if ctime is None else ctime, 1,
+                   stat_module.S_IFREG | mode)
+
+    @classmethod
+    def for_dir(cls, mtime: float, ctime: float | None = None, mode: int = 0o755,
+                nlink: int = 2) -> PathStat:
+        return cls(0, mtime, mtime if ctime is None else ctime, nlink,
+                   stat_module.S_IFDIR | mode)
+
+
+# Methods whose exceptions are normalised to PathIOError and whose duration is bounded by
+# ``timeout``. The number is how many leading arguments are paths to contain in ``root``.
+_WRAPPED_PATH_METHODS: dict[str, int] = {
+    "exists": 1, "is_dir": 1, "is_file": 1, "mkdir": 1, "rmdir": 1, "unlink": 1,
+    "stat": 1, "list_with_stats": 1, "rename": 2, "set_mtime": 1, "chmod": 1, "_open": 1,
+}
+_WRAPPED_FILE_METHODS = ("read", "write", "seek", "close", "abort")
+
+
+def _normalise(name: str, method: Callable[..., Awaitable[Any]], n_paths: int
+               ) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def wrapper(self: AbstractPathIO, *args: Any, **kwargs: Any) -> Any:
+        try:
+            if self.root is not None:
+                for path in args[:n_paths]:
+                    self.contain(path)
+            if self.timeout is None:
+                return await method(self, *args, **kwargs)
+            async with asyncio.timeout(self.timeout):
+                return await method(self, *args, **kwargs)
+        except PathIOError:
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            raise PathIOError.from_exception(exc, f"{name} failed: {type(exc).__name__}: {exc}"
+                                             ) from exc
+
+    wrapper.__anyftp_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _normalise_iterator(method: Callable[..., AsyncIterator[Any]]
+                        ) -> Callable[..., AsyncLister[Any]]:
+    @functools.wraps(method)
+    def wrapper(self: AbstractPathIO, path: PurePath) -> AsyncLister[Any]:
+        async def guarded() -> AsyncIterator[Any]:
+            try:
+                if self.root is not None:
+                    self.contain(path)
+                async for item in method(self, path):
+                    yield item
+            except PathIOError:
+                raise
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:
+                raise PathIOError.from_exception(exc) from exc
+
+        return AsyncLister(guarded())
+
+    wrapper.__anyftp_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class AsyncLister(AsyncIterator[T], Awaitable[list[T]]):
+    """An async iterator that can also be awaited for the whole list (as in aioftp)."""
+
+    __slots__ = ("_iterator",)
+
+    def __init__(self, iterator: AsyncIterator[T]) -> None:
+        self._iterator = iterator
+
+    def __aiter__(self) -> AsyncLister[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self._iterator.__anext__()
+
+    async def _collect(self) -> list[T]:
+        return [item async for item in self._iterator]
+
+    def __await__(self) -> Generator[Any, None, list[T]]:
+        return self._collect().__await__()
+
+
+class AbstractPathIO:
+    """Base class of every storage backend. See the module docstring for the contract.
+
+    Subclasses implement the ``async`` methods marked *abstract* below. ``list`` and
+    ``list_with_stats`` each have a default written in terms of the other (plus ``stat``),
+    so a backend implements at least one of them; implementing ``list_with_stats`` with one
+    storage call per directory is what makes listings fast.
+    """
+
+    #: What this backend can do.
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Path class of the backend's namespace (``pathlib.Path`` for the local disk).
+    path_class: ClassVar[type[PurePath]] = PurePosixPath
+
+    def __init__(self, timeout: float | None = None, connection: Any = None,
+                 state: Any = None, *, root: PurePath | str | None = None) -> None:
+        self.timeout = timeout
+        self.connection = connection
+        self.state = state
+        self.root: PurePath | None = None if root is None else self.path_class(root)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, n_paths in _WRAPPED_PATH_METHODS.items():
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__anyftp_wrapped__", False):
+                setattr(cls, name, _normalise(name, method, n_paths))
+        for name in _WRAPPED_FILE_METHODS:
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__anyftp_wrapped__", False):
+                setattr(cls, name, _normalise(name, method, 0))
+        for name in ("list",):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__anyftp_wrapped__", False):
+                setattr(cls, name, _normalise_iterator(method))
+
+    # --- shared state -------------------------------------------------------------------
+
+    @classmethod
+    def create_state(cls, **options: Any) -> Any:
+        """Build the per-server state from backend options (default: no state).
+
+        Unknown options must raise ``TypeError`` naming them.
+        """
+        if options:
+            raise TypeError(f"{cls.__name__} takes no options, got {sorted(options)}")
+        return None
+
+    @classmethod
+    async def close_state(cls, state: Any) -> None:
+        """Release what :meth:`create_state` made (clients, pools). Default: nothing."""
+
+    # --- root containment -----------------------------------------------------------------
+
+    def contain(self, path: PurePath) -> None:
+        """Raise :class:`PathOutsideRootError` if *path* is not inside ``root``.
+
+        The check here is lexical (``..`` collapsed); backends whose namespace has
+        symlinks override it to resolve them.
+        """
+        root = self.root
+        if root is None:
+            return
+        normal = posixpath.normpath(PurePosixPath(path).as_posix())
+        base = posixpath.normpath(PurePosixPath(root).as_posix())
+        if normal != base and not normal.startswith(base.rstrip("/") + "/"):
+            raise PathOutsideRootError(path, root)
+
+    # --- path operations (abstract) -----------------------------------------------------
+
+    async def exists(self, path: PurePath) -> bool:
+        """Whether *path* exists."""
+        raise NotImplementedError
+
+    async def is_dir(self, path: PurePath) -> bool:
+        """Whether *path* is a directory (``False`` when it does not exist)."""
+        raise NotImplementedError
+
+    async def is_file(self, path: PurePath) -> bool:
+        """Whether *path* is a regular file (``False`` when it does not exist)."""
+        raise NotImplementedError
+
+    async def mkdir(self, path: PurePath, *, parents: bool = False,
+                    exist_ok: bool = False) -> None:
+        """Make a directory, as ``pathlib.Path.mkdir``."""
+        raise NotImplementedError
+
+    async def rmdir(self, path: PurePath) -> None:
+        """Remove an empty directory (``OSError(ENOTEMPTY)`` when it is not empty)."""
+        raise NotImplementedError
+
+    async def unlink(self, path: PurePath) -> None:
+        """Remove a file (``IsADirectoryError`` for a directory)."""
+        raise NotImplementedError
+
+    async def stat(self, path: PurePath) -> StatLike:
+        """Stat of *path* (``FileNotFoundError`` when missing)."""
+        raise NotImplementedError
+
+    async def rename(self, source: PurePath, destination: PurePath) -> None:
+        """Move *source* to *destination*, replacing a destination file."""
+        raise NotImplementedError
+
+    def list(self, path: PurePath) -> AsyncLister[PurePath]:
+        """Paths of the entries of directory *path* (full paths, no ``.``/``..``).
+
+        Usable with ``async for`` or awaited for a list. A missing directory raises
+        ``FileNotFoundError``; a file raises ``NotADirectoryError``.
+        """
+        if type(self).list_with_stats is AbstractPathIO.list_with_stats:
+            raise NotImplementedError(f"{type(self).__name__} implements neither list "
+                                      "nor list_with_stats")
+
+        async def entries() -> AsyncIterator[PurePath]:
+            for child, _ in await self.list_with_stats(path):
+                yield child
+
+        return AsyncLister(entries())
+
+    async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
+        """Entries of directory *path* with their stats, in one backend call if it can."""
+        if type(self).list is AbstractPathIO.list:
+            raise NotImplementedError(f"{type(self).__name__} implements neither list "
+                                      "nor list_with_stats")
+        result: list[tuple[PurePath, StatLike]] = []
+        async for child in self.list(path):
+            try:
+                result.append((child, await self.stat(child)))
+            except PathIOError as exc:
+                if isinstance(exc.cause, FileNotFoundError):
+                    continue  # removed between list and stat
+                raise
+        return result
+
+    async def set_mtime(self, path: PurePath, mtime: float) -> None:
+        """Set the modification time (only if ``capabilities.set_mtime``)."""
+        raise NotImplementedError(f"{type(self).__name__} can not set modification times")
+
+    async def chmod(self, path: PurePath, mode: int) -> None:
+        """Change permission bits (only if ``capabilities.chmod``)."""
+        raise NotImplementedError(f"{type(self).__name__} can not change permissions")
+
+    # --- files --------------------------------------------------------------------------
+
+    def open(self, path: PurePath, mode: str = "rb") -> AsyncPathIOContext:
+        """Open *path*; await it or use ``async with``. Modes: rb, wb, ab, r+b."""
+        return AsyncPathIOContext(self, path, mode)
+
+    async def _open(self, path: PurePath, mode: str) -> Any:
+        """Open and return the backend's raw file object (abstract)."""
+        raise NotImplementedError
+
+    async def read(self, file: Any, block_size: int = -1) -> bytes:
+        """Read up to *block_size* bytes (all when negative); ``b""`` at the end (abstract)."""
+        raise NotImplementedError
+
+    async def write(self, file: Any, data: bytes | bytearray | memoryview) -> None:
+        """Write all of *data* (abstract)."""
+        raise NotImplementedError
+
+    async def seek(self, file: Any, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move the position; returns the new absolute position (abstract)."""
+        raise NotImplementedError
+
+    async def close(self, file: Any) -> None:
+        """Finish the file: written data becomes visible under its name (abstract)."""
+        raise NotImplementedError
+
+    async def abort(self, file: Any) -> None:
+        """Give up a file after a failure. Default: close it.
+
+        Object stores override this to discard an unfinished upload.
+        """
+        await self.close(file)
+
+    def fileno(self, file: Any) -> int:
+        """The OS file descriptor of *file*, for sendfile (only if capable)."""
+        raise io.UnsupportedOperation(f"{type(self).__name__} files have no file descriptor")
+
+
+class AsyncFile:
+    """A file opened through a backend: ``read``, ``write``, ``seek``, ``close``, ``abort``,
+    ``iter_by_block`` and, when the backend can, ``fileno``."""
+
+    __slots__ = ("path_io", "raw", "path", "mode", "closed")
+
+    def __init__(self, path_io: AbstractPathIO, raw: Any, path: PurePath, mode: str) -> None:
+        self.path_io = path_io
+        self.raw = raw
+        self.path = path
+        self.mode = mode
+        self.closed = False
+
+    async def read(self, count: int = -1) -> bytes:
+        return await self.path_io.read(self.raw, count)
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        await self.path_io.write(self.raw, data)
+
+    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return await self.path_io.seek(self.raw, offset, whence)
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.path_io.close(self.raw)
+
+    async def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.path_io.abort(self.raw)
+
+    def fileno(self) -> int:
+        return self.path_io.fileno(self.raw)
+
+    async def iter_by_block(self, count: int = DEFAULT_BLOCK_SIZE) -> AsyncIterator[bytes]:
+        while True:
+            block = await self.read(count)
+            if not block:
+                return
+            yield block
+
+    async def __aenter__(self) -> AsyncFile:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            await self.close()
+        else:
+            await self.abort()
+
+
+class AsyncPathIOContext:
+    """What :meth:`AbstractPathIO.open` returns: awaitable, or an async context manager
+    that closes the file on success and aborts it on an exception."""
+
+    __slots__ = ("path_io", "path", "mode", "file")
+
+    def __init__(self, path_io: AbstractPathIO, path: PurePath, mode: str) -> None:
+        self.path_io = path_io
+        self.path = path
+        self.mode = mode
+        self.file: AsyncFile | None = None
+
+    async def _do_open(self) -> AsyncFile:
+        if self.mode not in ("rb", "wb", "ab", "r+b", "rb+"):
+            raise PathIOError.from_exception(ValueError(f"unsupported open mode {self.mode!r}"))
+        raw = await self.path_io._open(self.path, self.mode)
+        self.file = AsyncFile(self.path_io, raw, self.path, self.mode)
+        return self.file
+
+    def __await__(self) -> Generator[Any, None, AsyncFile]:
+        return self._do_open().__await__()
+
+    async def __aenter__(self) -> AsyncFile:
+        return await self._do_open()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.file is None:
+            return
+        await self.file.__aexit__(exc_type, exc, tb)
+
+
+def mode_bits_to_text(mode: int) -> str:
+    """``ls -l``-style permission text for *mode* (``drwxr-xr-x``)."""
+    return stat_module.filemode(mode)
+
+
+def unique_id(stat: StatLike) -> str:
+    """An MLSx ``unique`` fact value for a stat (device and inode when known)."""
+    dev = getattr(stat, "st_dev", 0)
+    ino = getattr(stat, "st_ino", 0)
+    return f"{dev:x}g{ino:x}"
+
+
+def iter_parents(path: PurePosixPath) -> Iterable[PurePosixPath]:
+    """*path* and its parents, nearest first."""
+    yield path
+    yield from path.parents
+
