@@ -1,0 +1,90 @@
+"""The client's data-connection stream: DataConnectionThrottleStreamIO.
+
+A transfer command (RETR, STOR, APPE, MLSD, LIST, ...) gives one of these. It reads or
+writes the data socket under the client's throttles and ``socket_timeout``;
+:meth:`~DataConnectionThrottleStreamIO.finish` closes the data connection and waits for
+the server's final reply, keeping the control connection in step. Used with
+``async with``, leaving the block normally finishes; leaving it by an exception closes
+the data connection and leaves the pending reply for the client to skip before its next
+command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ..common import AsyncStreamIterator, StreamThrottle, ThrottleStreamIO
+
+if TYPE_CHECKING:
+    from .base import BaseClient
+
+__all__ = ("DataConnectionThrottleStreamIO", "READ_BLOCK_SIZE")
+
+#: Bytes asked of the data socket per read when the caller does not say (large on purpose:
+#: per-block overhead, not the network, bounds a download made of small reads).
+READ_BLOCK_SIZE = 256 * 1024
+
+
+class DataConnectionThrottleStreamIO(ThrottleStreamIO):
+    """A throttled data connection that knows its client (for :meth:`finish`)."""
+
+    def __init__(self, client: BaseClient, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter,
+                 throttles: Mapping[str, StreamThrottle] | None = None, *,
+                 timeout: float | None = None, read_timeout: float | None = None,
+                 write_timeout: float | None = None) -> None:
+        super().__init__(reader, writer, throttles=throttles, timeout=timeout,
+                         read_timeout=read_timeout, write_timeout=write_timeout)
+        self.client = client
+        #: Set by :meth:`BaseClient.abort`: the final reply was already consumed.
+        self.aborted = False
+        self.finished = False
+
+    def iter_by_block(self, count: int = READ_BLOCK_SIZE) -> AsyncStreamIterator[bytes]:
+        """Blocks of at most *count* bytes until the server closes the data connection."""
+        return super().iter_by_block(count)
+
+    async def read_all(self) -> bytes:
+        """Everything until the end of the data connection."""
+        chunks = [block async for block in self.iter_by_block()]
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        """Close the data connection (idempotent; no reply is read)."""
+        if not self.writer.is_closing():
+            self.writer.close()
+        if self.client._data_stream is self:
+            self.client._data_stream = None
+
+    async def _close_and_wait(self) -> None:
+        # Flush what we wrote (and, on TLS, the close_notify) before asking for the reply;
+        # bounded, since a peer that never acknowledges must not hang us.
+        self.close()
+        with contextlib.suppress(OSError, asyncio.TimeoutError, ConnectionError):
+            async with asyncio.timeout(self.write_timeout or 10):
+                await self.writer.wait_closed()
+
+    async def finish(self, expected_codes: Any = "2xx", wait_codes: Any = "1xx") -> None:
+        """Close the data connection and wait for *expected_codes*, passing *wait_codes*."""
+        await self._close_and_wait()
+        if self.aborted or self.finished:
+            return
+        self.finished = True
+        await self.client.command(None, expected_codes, wait_codes)
+
+    async def __aenter__(self) -> DataConnectionThrottleStreamIO:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is None:
+            await self.finish()
+        else:
+            self.close()
+            if not (self.aborted or self.finished):
+                self.finished = True
+                self.client._needs_sync = True
