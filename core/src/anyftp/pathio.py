@@ -27,8 +27,11 @@ same interface for its local side. The contract, in short:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
+import inspect
 import io
+import os
 import posixpath
 import stat as stat_module
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
@@ -134,14 +137,28 @@ _WRAPPED_PATH_METHODS: dict[str, int] = {
 _WRAPPED_FILE_METHODS = ("read", "write", "seek", "close", "abort")
 
 
+def _path_parameters(method: Callable[..., Any], n_paths: int) -> tuple[str, ...]:
+    """Names of the first *n_paths* parameters after ``self`` (paths may come as keywords)."""
+    try:
+        parameters = list(inspect.signature(method).parameters)[1:]
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return ()
+    return tuple(parameters[:n_paths])
+
+
 def _normalise(name: str, method: Callable[..., Awaitable[Any]], n_paths: int
                ) -> Callable[..., Awaitable[Any]]:
+    names = _path_parameters(method, n_paths)
+
     @functools.wraps(method)
     async def wrapper(self: AbstractPathIO, *args: Any, **kwargs: Any) -> Any:
         try:
-            if self.root is not None:
+            if self.root is not None and not self.contains_paths_itself:
                 for path in args[:n_paths]:
                     self.contain(path)
+                for key in names[len(args):]:
+                    if key in kwargs:
+                        self.contain(kwargs[key])
             if self.timeout is None:
                 return await method(self, *args, **kwargs)
             async with asyncio.timeout(self.timeout):
@@ -164,7 +181,7 @@ def _normalise_iterator(method: Callable[..., AsyncIterator[Any]]
     def wrapper(self: AbstractPathIO, path: PurePath) -> AsyncLister[Any]:
         async def guarded() -> AsyncIterator[Any]:
             try:
-                if self.root is not None:
+                if self.root is not None and not self.contains_paths_itself:
                     self.contain(path)
                 async for item in method(self, path):
                     yield item
@@ -215,6 +232,10 @@ class AbstractPathIO:
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: Path class of the backend's namespace (``pathlib.Path`` for the local disk).
     path_class: ClassVar[type[PurePath]] = PurePosixPath
+    #: ``True`` when the backend checks ``root`` containment inside each method itself
+    #: (e.g. in a worker thread, where resolving symlinks may block); the wrapper then
+    #: skips its own call to :meth:`contain`.
+    contains_paths_itself: ClassVar[bool] = False
 
     def __init__(self, timeout: float | None = None, connection: Any = None,
                  state: Any = None, *, root: PurePath | str | None = None) -> None:
@@ -321,12 +342,12 @@ class AbstractPathIO:
 
         return AsyncLister(entries())
 
-    async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
+    async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
         """Entries of directory *path* with their stats, in one backend call if it can."""
         if type(self).list is AbstractPathIO.list:
             raise NotImplementedError(f"{type(self).__name__} implements neither list "
                                       "nor list_with_stats")
-        result: list[tuple[PurePath, StatLike]] = []
+        result: builtins.list[tuple[PurePath, StatLike]] = []
         async for child in self.list(path):
             try:
                 result.append((child, await self.stat(child)))
@@ -382,11 +403,20 @@ class AbstractPathIO:
         raise io.UnsupportedOperation(f"{type(self).__name__} files have no file descriptor")
 
 
+# The base class's own defaults are wrapped too, so an optional method a backend does not
+# implement (``set_mtime``, ``chmod``) is refused with a PathIOError like any other failure.
+for _name, _n_paths in _WRAPPED_PATH_METHODS.items():
+    setattr(AbstractPathIO, _name, _normalise(_name, getattr(AbstractPathIO, _name), _n_paths))
+for _name in _WRAPPED_FILE_METHODS:
+    setattr(AbstractPathIO, _name, _normalise(_name, getattr(AbstractPathIO, _name), 0))
+del _name, _n_paths
+
+
 class AsyncFile:
     """A file opened through a backend: ``read``, ``write``, ``seek``, ``close``, ``abort``,
     ``iter_by_block`` and, when the backend can, ``fileno``."""
 
-    __slots__ = ("path_io", "raw", "path", "mode", "closed")
+    __slots__ = ("closed", "mode", "path", "path_io", "raw")
 
     def __init__(self, path_io: AbstractPathIO, raw: Any, path: PurePath, mode: str) -> None:
         self.path_io = path_io
@@ -439,7 +469,7 @@ class AsyncPathIOContext:
     """What :meth:`AbstractPathIO.open` returns: awaitable, or an async context manager
     that closes the file on success and aborts it on an exception."""
 
-    __slots__ = ("path_io", "path", "mode", "file")
+    __slots__ = ("file", "mode", "path", "path_io")
 
     def __init__(self, path_io: AbstractPathIO, path: PurePath, mode: str) -> None:
         self.path_io = path_io
@@ -484,3 +514,24 @@ def iter_parents(path: PurePosixPath) -> Iterable[PurePosixPath]:
     yield path
     yield from path.parents
 
+
+
+def is_inside_resolved(path: PurePath | str, root: PurePath | str) -> bool:
+    """Whether *path*, with symlinks resolved on the real filesystem, lies inside *root*.
+
+    For backends whose namespace is a real filesystem (local disk). A last component that
+    does not exist yet (STOR, MKD) is fine: its parent decides. Blocking (it calls
+    ``lstat`` on every component).
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    try:
+        return real == real_root or os.path.commonpath((real, real_root)) == real_root
+    except ValueError:  # different drives (Windows)
+        return False
+
+
+def contain_resolved(path: PurePath, root: PurePath) -> None:
+    """Raise :class:`PathOutsideRootError` unless :func:`is_inside_resolved` holds."""
+    if not is_inside_resolved(path, root):
+        raise PathOutsideRootError(path, root)

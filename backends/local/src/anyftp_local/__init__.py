@@ -1,4 +1,5 @@
-"""anyftp backend ``local``: the local disk, with blocking calls on the event loop (aioftp's PathIO).
+"""anyftp backend ``local``: the local disk, with blocking calls on the event loop
+(aioftp's PathIO).
 
 Published under the ``anyftp.backends`` entry point ``local``; the class is imported only
 when the backend is selected.

@@ -1,3 +1,5 @@
+# Blocking calls on the event loop are this backend's design (see the docstring).
+# ruff: noqa: ASYNC230, ASYNC240
 """PathIO: the local disk with plain blocking calls (aioftp's ``PathIO``).
 
 Calls run on the event loop thread. On a local SSD with the page cache warm they take
@@ -9,16 +11,23 @@ stay inside the root.
 
 from __future__ import annotations
 
+import builtins
 import io
 import os
 import pathlib
 import stat as stat_module
 from collections.abc import AsyncIterator
 from pathlib import PurePath
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, cast
 
-from anyftp.errors import PathOutsideRootError
-from anyftp.pathio import AbstractPathIO, AsyncLister, Capabilities, StatLike
+from anyftp.pathio import (
+    AbstractPathIO,
+    AsyncLister,
+    Capabilities,
+    StatLike,
+    contain_resolved,
+    is_inside_resolved,
+)
 
 __all__ = ("PathIO",)
 
@@ -28,23 +37,35 @@ def contain_real(path: PurePath, root: PurePath) -> None:
 
     The last component may not exist yet (STOR, MKD); its parent must then be inside.
     """
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
-    if real != real_root and os.path.commonpath((real, real_root)) != real_root:
-        raise PathOutsideRootError(path, root)
+    contain_resolved(path, root)
 
 
 class PathIO(AbstractPathIO):
     """The local filesystem, blocking calls."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(
-        set_mtime=True, append=True, seek_write=True, empty_directories=True,
-        file_descriptor=True, chmod=True, rename_directories=True, concurrent_writes=True)
+        set_mtime=True,
+        append=True,
+        seek_write=True,
+        empty_directories=True,
+        file_descriptor=True,
+        chmod=True,
+        rename_directories=True,
+        concurrent_writes=True,
+    )
     path_class: ClassVar[type[PurePath]] = pathlib.Path
 
     def contain(self, path: PurePath) -> None:
         if self.root is not None:
-            contain_real(path, self.root)
+            contain_resolved(path, self.root)
+
+    def _visible(self, base: PurePath, entry: os.DirEntry[str]) -> bool:
+        """With a root, entries that are symlinks leading outside it are not listed."""
+        return (
+            self.root is None
+            or not entry.is_symlink()
+            or is_inside_resolved(base / entry.name, self.root)
+        )
 
     async def exists(self, path: PurePath) -> bool:
         return os.path.exists(path)
@@ -55,8 +76,7 @@ class PathIO(AbstractPathIO):
     async def is_file(self, path: PurePath) -> bool:
         return os.path.isfile(path)
 
-    async def mkdir(self, path: PurePath, *, parents: bool = False,
-                    exist_ok: bool = False) -> None:
+    async def mkdir(self, path: PurePath, *, parents: bool = False, exist_ok: bool = False) -> None:
         pathlib.Path(path).mkdir(parents=parents, exist_ok=exist_ok)
 
     async def rmdir(self, path: PurePath) -> None:
@@ -73,20 +93,23 @@ class PathIO(AbstractPathIO):
     async def rename(self, source: PurePath, destination: PurePath) -> None:
         os.replace(source, destination)
 
-    def list(self, path: PurePath) -> AsyncLister[PurePath]:  # type: ignore[override]
+    def list(self, path: PurePath) -> AsyncLister[PurePath]:
         async def entries() -> AsyncIterator[PurePath]:
             base = pathlib.Path(path)
             with os.scandir(path) as iterator:
                 for entry in iterator:
-                    yield base / entry.name
+                    if self._visible(base, entry):
+                        yield base / entry.name
 
         return AsyncLister(entries())
 
-    async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
+    async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
         base = pathlib.Path(path)
-        result: list[tuple[PurePath, StatLike]] = []
+        result: builtins.list[tuple[PurePath, StatLike]] = []
         with os.scandir(path) as iterator:
             for entry in iterator:
+                if not self._visible(base, entry):
+                    continue
                 try:
                     result.append((base / entry.name, entry.stat()))
                 except FileNotFoundError:
@@ -103,7 +126,7 @@ class PathIO(AbstractPathIO):
     async def _open(self, path: PurePath, mode: str) -> BinaryIO:
         if mode == "rb+":
             mode = "r+b"
-        return open(path, mode, buffering=0)  # noqa: ASYNC230, SIM115 - blocking by design
+        return cast(BinaryIO, open(path, mode, buffering=0))
 
     async def read(self, file: BinaryIO, block_size: int = -1) -> bytes:
         return file.read(block_size) or b""

@@ -1,4 +1,5 @@
-"""anyftp backend ``threadpool``: the local disk, every call run in a thread pool (aioftp's AsyncPathIO).
+"""anyftp backend ``threadpool``: the local disk, every call run in a thread pool
+(aioftp's AsyncPathIO).
 
 Published under the ``anyftp.backends`` entry point ``threadpool``; the class is imported only
 when the backend is selected.

@@ -1,0 +1,272 @@
+"""AsyncPathIO: the local disk with every filesystem call run in a thread pool.
+
+This is aioftp's ``AsyncPathIO``: nothing that may block on the disk runs on the event
+loop. Each operation is one job on a dedicated, bounded
+:class:`~concurrent.futures.ThreadPoolExecutor` (not the loop's default executor, so
+storage calls neither starve nor are starved by other ``to_thread`` users). With
+``root`` set, resolving symlinks for the containment check happens inside the same job,
+in the worker thread. Files expose their descriptor, so the server can use
+``os.sendfile``.
+
+The executor comes from, in order: the ``executor`` argument, the per-server state made
+by :meth:`AsyncPathIO.create_state` (``max_workers=`` option), or a process-wide pool
+made on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import concurrent.futures
+import functools
+import io
+import os
+import pathlib
+import stat as stat_module
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, BinaryIO, ClassVar, TypeVar, cast
+
+from anyftp.pathio import (
+    AbstractPathIO,
+    AsyncLister,
+    Capabilities,
+    StatLike,
+    contain_resolved,
+    is_inside_resolved,
+)
+
+__all__ = ("AsyncPathIO", "ThreadPoolState", "default_executor")
+
+T = TypeVar("T")
+
+#: Name prefix of the worker threads.
+THREAD_NAME_PREFIX = "anyftp-threadpool"
+
+_default: concurrent.futures.ThreadPoolExecutor | None = None
+_default_lock = threading.Lock()
+
+
+def default_max_workers() -> int:
+    """Workers of a pool when none is configured (as ThreadPoolExecutor's default)."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def default_executor() -> concurrent.futures.ThreadPoolExecutor:
+    """The process-wide pool used by instances made without an executor or state."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = concurrent.futures.ThreadPoolExecutor(
+                max_workers=default_max_workers(), thread_name_prefix=THREAD_NAME_PREFIX
+            )
+        return _default
+
+
+@dataclass(frozen=True)
+class ThreadPoolState:
+    """Per-server state: the server's own bounded pool."""
+
+    executor: concurrent.futures.ThreadPoolExecutor
+
+
+def _close_opened(future: concurrent.futures.Future[BinaryIO]) -> None:
+    """Close a file whose opener gave up waiting (timeout, cancellation)."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+def _open_binary(path: PurePath, mode: str) -> BinaryIO:
+    return cast(BinaryIO, open(path, mode, buffering=0))
+
+
+class AsyncPathIO(AbstractPathIO):
+    """The local filesystem, every call in a worker thread."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        set_mtime=True,
+        append=True,
+        seek_write=True,
+        empty_directories=True,
+        file_descriptor=True,
+        chmod=True,
+        rename_directories=True,
+        concurrent_writes=True,
+    )
+    path_class: ClassVar[type[PurePath]] = pathlib.Path
+    contains_paths_itself: ClassVar[bool] = True  # checked in the worker thread
+
+    def __init__(
+        self,
+        timeout: float | None = None,
+        connection: Any = None,
+        state: Any = None,
+        executor: concurrent.futures.Executor | None = None,
+        *,
+        root: PurePath | str | None = None,
+    ) -> None:
+        super().__init__(timeout, connection, state, root=root)
+        if executor is None and isinstance(state, ThreadPoolState):
+            executor = state.executor
+        self.executor = executor
+
+    # --- shared state ---------------------------------------------------------------------
+
+    @classmethod
+    def create_state(cls, *, max_workers: int | None = None, **options: Any) -> ThreadPoolState:
+        """A pool of *max_workers* threads for one server."""
+        if options:
+            raise TypeError(f"{cls.__name__} got unknown options {sorted(options)}")
+        return ThreadPoolState(
+            concurrent.futures.ThreadPoolExecutor(
+                max_workers=max_workers or default_max_workers(),
+                thread_name_prefix=THREAD_NAME_PREFIX,
+            )
+        )
+
+    @classmethod
+    async def close_state(cls, state: Any) -> None:
+        """Stop the server's pool; queued jobs are cancelled, running ones finish."""
+        if isinstance(state, ThreadPoolState):
+            state.executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- running jobs ---------------------------------------------------------------------
+
+    def _submit(
+        self, paths: tuple[PurePath, ...], function: Callable[..., T], *args: Any
+    ) -> concurrent.futures.Future[T]:
+        root = self.root
+        if root is None:
+            job: Callable[[], T] = functools.partial(function, *args)
+        else:
+
+            def job() -> T:
+                for path in paths:
+                    contain_resolved(path, root)
+                return function(*args)
+
+        return (self.executor or default_executor()).submit(job)
+
+    async def _run(self, paths: tuple[PurePath, ...], function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._submit(paths, function, *args))
+
+    def contain(self, path: PurePath) -> None:
+        """Blocking check for direct callers; the methods check in the worker thread."""
+        if self.root is not None:
+            contain_resolved(path, self.root)
+
+    def _visible(self, base: PurePath, entry: os.DirEntry[str]) -> bool:
+        """Entries that are symlinks leading outside the root are not shown."""
+        return (
+            self.root is None
+            or not entry.is_symlink()
+            or is_inside_resolved(base / entry.name, self.root)
+        )
+
+    # --- path operations ------------------------------------------------------------------
+
+    async def exists(self, path: PurePath) -> bool:
+        return await self._run((path,), os.path.exists, path)
+
+    async def is_dir(self, path: PurePath) -> bool:
+        return await self._run((path,), os.path.isdir, path)
+
+    async def is_file(self, path: PurePath) -> bool:
+        return await self._run((path,), os.path.isfile, path)
+
+    async def mkdir(self, path: PurePath, *, parents: bool = False, exist_ok: bool = False) -> None:
+        await self._run(
+            (path,), functools.partial(pathlib.Path(path).mkdir, parents=parents, exist_ok=exist_ok)
+        )
+
+    async def rmdir(self, path: PurePath) -> None:
+        await self._run((path,), os.rmdir, path)
+
+    async def unlink(self, path: PurePath) -> None:
+        def unlink() -> None:
+            if os.path.isdir(path) and not os.path.islink(path):
+                raise IsADirectoryError(21, "Is a directory", str(path))
+            os.unlink(path)
+
+        await self._run((path,), unlink)
+
+    async def stat(self, path: PurePath) -> StatLike:
+        return await self._run((path,), os.stat, path)
+
+    async def rename(self, source: PurePath, destination: PurePath) -> None:
+        await self._run((source, destination), os.replace, source, destination)
+
+    def list(self, path: PurePath) -> AsyncLister[PurePath]:
+        def names() -> builtins.list[PurePath]:
+            base = pathlib.Path(path)
+            with os.scandir(path) as iterator:
+                return [base / e.name for e in iterator if self._visible(base, e)]
+
+        async def entries() -> AsyncIterator[PurePath]:
+            for child in await self._run((path,), names):
+                yield child
+
+        return AsyncLister(entries())
+
+    async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
+        def scan() -> builtins.list[tuple[PurePath, StatLike]]:
+            base = pathlib.Path(path)
+            result: builtins.list[tuple[PurePath, StatLike]] = []
+            with os.scandir(path) as iterator:
+                for entry in iterator:
+                    if not self._visible(base, entry):
+                        continue
+                    try:
+                        result.append((base / entry.name, entry.stat()))
+                    except FileNotFoundError:
+                        continue  # removed while listing, or a dangling symlink
+            return result
+
+        return await self._run((path,), scan)
+
+    async def set_mtime(self, path: PurePath, mtime: float) -> None:
+        def set_mtime() -> None:
+            os.utime(path, (os.stat(path).st_atime, mtime))
+
+        await self._run((path,), set_mtime)
+
+    async def chmod(self, path: PurePath, mode: int) -> None:
+        await self._run((path,), os.chmod, path, stat_module.S_IMODE(mode))
+
+    # --- files ----------------------------------------------------------------------------
+
+    async def _open(self, path: PurePath, mode: str) -> BinaryIO:
+        if mode == "rb+":
+            mode = "r+b"
+        future = self._submit((path,), _open_binary, path, mode)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            # The worker may still open the file after we stop waiting: close it then.
+            future.add_done_callback(_close_opened)
+            raise
+
+    async def read(self, file: BinaryIO, block_size: int = -1) -> bytes:
+        return await self._run((), file.read, block_size) or b""
+
+    async def write(self, file: BinaryIO, data: bytes | bytearray | memoryview) -> None:
+        def write_all() -> None:
+            view = memoryview(data)
+            while view:
+                written = file.write(view)
+                if written is None:  # pragma: no cover - only non-blocking files
+                    raise BlockingIOError("write would block")
+                view = view[written:]
+
+        await self._run((), write_all)
+
+    async def seek(self, file: BinaryIO, offset: int, whence: int = io.SEEK_SET) -> int:
+        return await self._run((), file.seek, offset, whence)
+
+    async def close(self, file: BinaryIO) -> None:
+        await self._run((), file.close)
+
+    def fileno(self, file: BinaryIO) -> int:
+        return file.fileno()
