@@ -1,0 +1,197 @@
+"""Open files of the fsspec backend: the raw objects :class:`FsspecPathIO` hands out.
+
+:class:`RangeReader` reads a file as ranged ``cat_file`` calls of ``chunk_size`` bytes,
+fetching the next range while the current one is being sent: one request per chunk on
+object stores, any offset (REST) for free, and no shared file position between readers.
+:class:`ThreadedFile` drives a blocking fsspec (or local) file object from a thread pool;
+writes go through it, so uploads to object stores stream as multipart uploads, and
+``abort`` discards what was written where the filesystem can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, Protocol
+
+from .offload import Offloader
+
+__all__ = ("AbortPolicy", "FileHandle", "RangeReader", "ThreadedFile")
+
+#: What ``abort`` does to a file open for writing: ``discard`` drops the unfinished
+#: upload (object stores), ``remove`` deletes the file (memory), ``close`` keeps what was
+#: written (local disk, so a client can resume with REST).
+AbortPolicy = Literal["discard", "remove", "close"]
+
+
+class FileHandle(Protocol):
+    """The operations :class:`~anyftp_fsspec.pathio.FsspecPathIO` needs from a file."""
+
+    async def read(self, count: int = -1) -> bytes: ...
+    async def write(self, data: bytes | bytearray | memoryview) -> None: ...
+    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int: ...
+    async def close(self) -> None: ...
+    async def abort(self) -> None: ...
+    def fileno(self) -> int: ...
+
+
+class RangeReader:
+    """Read-only file made of ranged reads, with one chunk of read-ahead."""
+
+    def __init__(
+        self, fetch: Callable[[int, int], Awaitable[bytes]], size: int, chunk_size: int
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        self._fetch = fetch
+        self.size = size
+        self.chunk_size = chunk_size
+        self.position = 0
+        self._buffer: memoryview = memoryview(b"")
+        self._buffer_start = 0
+        self._ahead: asyncio.Task[bytes] | None = None
+        self._ahead_start = 0
+
+    def _start_fetch(self, start: int) -> asyncio.Task[bytes]:
+        end = min(start + self.chunk_size, self.size)
+        return asyncio.ensure_future(self._fetch(start, end))
+
+    async def _drop_ahead(self) -> None:
+        task, self._ahead = self._ahead, None
+        if task is None:
+            return
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+    async def _fill(self) -> None:
+        """Make the buffer hold ``position``; start fetching the chunk after it."""
+        start = self.position
+        if self._ahead is not None and self._ahead_start == start:
+            task, self._ahead = self._ahead, None
+        else:
+            await self._drop_ahead()
+            task = self._start_fetch(start)
+        data = await task
+        if not data:
+            raise EOFError(f"storage returned no data at offset {start} of {self.size}")
+        self._buffer = memoryview(data)
+        self._buffer_start = start
+        following = start + len(data)
+        if following < self.size:
+            self._ahead_start = following
+            self._ahead = self._start_fetch(following)
+
+    async def read(self, count: int = -1) -> bytes:
+        if count < 0:
+            parts = []
+            while piece := await self.read(self.chunk_size):
+                parts.append(piece)
+            return b"".join(parts)
+        if count == 0 or self.position >= self.size:
+            return b""
+        offset = self.position - self._buffer_start
+        if not 0 <= offset < len(self._buffer):
+            await self._fill()
+            offset = 0
+        block = self._buffer[offset : offset + count]
+        self.position += len(block)
+        return bytes(block)
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        raise io.UnsupportedOperation("file is open for reading")
+
+    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self.position + offset
+        elif whence == io.SEEK_END:
+            target = self.size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        self.position = target
+        return target
+
+    async def close(self) -> None:
+        self._buffer = memoryview(b"")
+        await self._drop_ahead()
+
+    async def abort(self) -> None:
+        await self.close()
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("ranged reads have no file descriptor")
+
+
+def _write_all(raw: Any, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        written = raw.write(view)
+        if written is None or written >= len(view):
+            return
+        view = view[written:]
+
+
+def _discard(raw: Any) -> None:
+    discard = getattr(raw, "discard", None)
+    if discard is None:
+        raw.close()
+        return
+    discard()
+    # A discarded fsspec buffered file must not flush when closed or collected.
+    with contextlib.suppress(AttributeError):
+        raw.closed = True
+
+
+class ThreadedFile:
+    """A blocking file object whose every call runs in the offloader's pool."""
+
+    def __init__(
+        self,
+        raw: Any,
+        offloader: Offloader,
+        *,
+        abort_policy: AbortPolicy = "close",
+        remove: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.raw = raw
+        self._offloader = offloader
+        self._abort_policy = abort_policy
+        self._remove = remove
+
+    async def read(self, count: int = -1) -> bytes:
+        data = await self._offloader.run(self.raw.read, count)
+        return bytes(data) if data else b""
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        await self._offloader.run(_write_all, self.raw, data)
+
+    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        raw = self.raw
+
+        def seek() -> int:
+            result = raw.seek(offset, whence)
+            return int(result) if isinstance(result, int) else int(raw.tell())
+
+        return await self._offloader.run(seek)
+
+    async def close(self) -> None:
+        await self._offloader.run(self.raw.close)
+
+    async def abort(self) -> None:
+        if self._abort_policy == "discard":
+            await self._offloader.run(_discard, self.raw)
+            return
+        await self._offloader.run(self.raw.close)
+        if self._abort_policy == "remove" and self._remove is not None:
+            with contextlib.suppress(FileNotFoundError):
+                await self._remove()
+
+    def fileno(self) -> int:
+        return int(self.raw.fileno())

@@ -1,0 +1,61 @@
+"""Running blocking storage calls off the event loop, a bounded number at a time.
+
+Synchronous fsspec filesystems (local disk, memory, sftp, zip) and the synchronous file
+objects of async ones run their calls in a private thread pool. A per-loop semaphore
+keeps at most ``max_workers`` calls in flight, so a flood of sessions queues on the loop
+(where cancellation and timeouts work) instead of in the executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
+
+__all__ = ("Offloader",)
+
+T = TypeVar("T")
+
+
+class Offloader:
+    """A thread pool plus a semaphore per event loop."""
+
+    def __init__(self, max_workers: int) -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._semaphores: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            WeakKeyDictionary()
+        )
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                self.max_workers, thread_name_prefix="anyftp-fsspec"
+            )
+        return self._executor
+
+    def _semaphore(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_workers)
+        return semaphore
+
+    async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Call ``function(*args, **kwargs)`` in the pool and wait for it."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(function, *args, **kwargs) if kwargs else function
+        async with self._semaphore(loop):
+            if kwargs:
+                return await loop.run_in_executor(self._pool(), call)
+            return await loop.run_in_executor(self._pool(), call, *args)
+
+    def shutdown(self) -> None:
+        """Stop the pool without waiting: a running call may be waiting on the loop."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,257 @@
+"""FsspecPathIO: the anyftp path-IO interface over any fsspec filesystem.
+
+The served tree is the URL's root: the server's ``/`` is ``s3://bucket/prefix``,
+``file:///srv/x`` or ``memory://``. Directory and file semantics (missing parents,
+non-empty directories, files in the way) are checked here the same way for every
+filesystem; :mod:`anyftp_fsspec.storage` runs the calls, async or in threads, and
+:mod:`anyftp_fsspec.profile` decides the capabilities, which therefore belong to the
+instance (from its state) rather than to the class.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+from pathlib import PurePath
+from typing import Any, ClassVar, overload
+
+from anyftp.pathio import AbstractPathIO, Capabilities, StatLike
+
+from .files import FileHandle
+from .state import FsspecState, build_state
+from .stats import entry_name, is_directory, to_stat
+from .storage import LocalStorage, Storage, contain_real
+
+__all__ = ("FsspecPathIO",)
+
+#: What the class says before it is bound to a filesystem: the least any of them can do.
+BASELINE_CAPABILITIES = Capabilities(
+    set_mtime=False,
+    append=False,
+    seek_write=False,
+    empty_directories=True,
+    file_descriptor=False,
+    chmod=False,
+    rename_directories=True,
+    concurrent_writes=True,
+)
+
+
+class _StateCapabilities:
+    """``capabilities`` that come from the instance's state, or the baseline on the class."""
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> Capabilities: ...
+    @overload
+    def __get__(self, instance: FsspecPathIO, owner: type[Any]) -> Capabilities: ...
+
+    def __get__(self, instance: FsspecPathIO | None, owner: type[Any]) -> Capabilities:
+        if instance is None:
+            return BASELINE_CAPABILITIES
+        return instance.state.capabilities
+
+
+def _error(code: int, path: object) -> OSError:
+    return OSError(code, os.strerror(code), str(path))
+
+
+class FsspecPathIO(AbstractPathIO):
+    """Any fsspec filesystem, by URL. Make its state with :meth:`create_state`."""
+
+    capabilities: ClassVar[Capabilities] = _StateCapabilities()  # type: ignore[assignment]
+    state: FsspecState
+
+    def __init__(
+        self,
+        timeout: float | None = None,
+        connection: Any = None,
+        state: Any = None,
+        *,
+        root: PurePath | str | None = None,
+    ) -> None:
+        if not isinstance(state, FsspecState):
+            raise TypeError(
+                "FsspecPathIO needs the state made by "
+                "FsspecPathIO.create_state(url=...), got "
+                f"{type(state).__name__}"
+            )
+        super().__init__(timeout, connection, state, root=root)
+
+    # --- state ---------------------------------------------------------------------------
+
+    @classmethod
+    def create_state(cls, **options: Any) -> FsspecState:
+        """Resolve the URL and build the shared state.
+
+        Options: ``url`` (required); ``storage_options`` (a mapping, or JSON text) and any
+        other keyword, passed to the filesystem class; ``max_workers`` (blocking calls in
+        flight), ``read_chunk_size`` and ``write_block_size`` (bytes). An unknown
+        protocol or a missing implementation package raises a
+        :class:`~anyftp.errors.BackendError` naming what to install.
+        """
+        if "url" not in options:
+            raise TypeError("the fsspec backend needs a url option, e.g. url='memory://'")
+        return build_state(**options)
+
+    @classmethod
+    async def close_state(cls, state: Any) -> None:
+        if isinstance(state, FsspecState):
+            await state.close()
+
+    @property
+    def storage(self) -> Storage:
+        return self.state.storage
+
+    # --- paths ---------------------------------------------------------------------------
+
+    def contain(self, path: PurePath) -> None:
+        super().contain(path)
+        storage = self.storage
+        if isinstance(storage, LocalStorage) and self.root is not None:
+            contain_real(storage.fs_path(path), os.path.realpath(storage.fs_path(self.root)))
+
+    async def _info_or_none(self, fs_path: str) -> dict[str, Any] | None:
+        try:
+            return await self.storage.info(fs_path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    async def _require_directory(self, fs_path: str, path: PurePath) -> None:
+        info = await self.storage.info(fs_path)
+        if not is_directory(info):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+
+    async def exists(self, path: PurePath) -> bool:
+        return await self._info_or_none(self.storage.fs_path(path)) is not None
+
+    async def is_dir(self, path: PurePath) -> bool:
+        info = await self._info_or_none(self.storage.fs_path(path))
+        return info is not None and is_directory(info)
+
+    async def is_file(self, path: PurePath) -> bool:
+        info = await self._info_or_none(self.storage.fs_path(path))
+        return info is not None and not is_directory(info)
+
+    async def stat(self, path: PurePath) -> StatLike:
+        return to_stat(await self.storage.info(self.storage.fs_path(path)))
+
+    async def mkdir(self, path: PurePath, *, parents: bool = False, exist_ok: bool = False) -> None:
+        storage = self.storage
+        target = storage.fs_path(path)
+        existing = await self._info_or_none(target)
+        if existing is not None:
+            if exist_ok and is_directory(existing):
+                return
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+        if not parents:
+            await self._require_directory(storage.fs_path(path.parent), path.parent)
+        await storage.mkdir(target, parents)
+
+    async def rmdir(self, path: PurePath) -> None:
+        storage = self.storage
+        target = storage.fs_path(path)
+        if storage.is_root(target):
+            raise PermissionError(errno.EBUSY, "the root can not be removed", str(path))
+        await self._require_directory(target, path)
+        if await storage.ls(target):
+            raise _error(errno.ENOTEMPTY, path)
+        await storage.rmdir(target)
+
+    async def unlink(self, path: PurePath) -> None:
+        storage = self.storage
+        target = storage.fs_path(path)
+        if is_directory(await storage.info(target)):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        await storage.rm_file(target)
+
+    async def rename(self, source: PurePath, destination: PurePath) -> None:
+        storage = self.storage
+        src, dst = storage.fs_path(source), storage.fs_path(destination)
+        source_info = await storage.info(src)
+        if src == dst:
+            return
+        if storage.is_root(src) or storage.is_root(dst):
+            raise PermissionError(errno.EBUSY, "the root can not be moved", str(source))
+        if dst.startswith(src.rstrip("/") + "/"):
+            raise _error(errno.EINVAL, destination)
+        await self._require_directory(storage.fs_path(destination.parent), destination.parent)
+        destination_info = await self._info_or_none(dst)
+        if is_directory(source_info):
+            if destination_info is not None:
+                if not is_directory(destination_info):
+                    raise NotADirectoryError(
+                        errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(destination)
+                    )
+                if await storage.ls(dst):
+                    raise _error(errno.ENOTEMPTY, destination)
+                if not isinstance(storage, LocalStorage):
+                    await storage.rmdir(dst)
+            await storage.move_dir(src, dst)
+        else:
+            if destination_info is not None and is_directory(destination_info):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(destination))
+            await storage.move_file(src, dst)
+
+    async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
+        seen: set[str] = set()
+        result: list[tuple[PurePath, StatLike]] = []
+        for entry in await self.storage.ls(self.storage.fs_path(path)):
+            name = entry_name(entry)
+            if not name or name in seen:
+                continue
+            seen.add(name)
+            result.append((path / name, to_stat(entry)))
+        return result
+
+    async def set_mtime(self, path: PurePath, mtime: float) -> None:
+        await self.storage.set_mtime(self.storage.fs_path(path), mtime)
+
+    async def chmod(self, path: PurePath, mode: int) -> None:
+        await self.storage.chmod(self.storage.fs_path(path), mode)
+
+    # --- files ---------------------------------------------------------------------------
+
+    async def _open(self, path: PurePath, mode: str) -> FileHandle:
+        storage = self.storage
+        target = storage.fs_path(path)
+        if mode == "rb+":
+            mode = "r+b"
+        if mode == "rb":
+            info = await storage.info(target)
+            if is_directory(info):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            return await storage.open_read(target, info)
+        capabilities = self.state.capabilities
+        if mode == "ab" and not capabilities.append:
+            raise io.UnsupportedOperation(f"{storage.profile.kind} storage can not append")
+        if mode == "r+b" and not capabilities.seek_write:
+            raise io.UnsupportedOperation(
+                f"{storage.profile.kind} storage can not write inside a file"
+            )
+        existing = await self._info_or_none(target)
+        if existing is not None and is_directory(existing):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if existing is None and mode == "r+b":
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+        if existing is None:
+            await self._require_directory(storage.fs_path(path.parent), path.parent)
+        return await storage.open_write(target, mode)
+
+    async def read(self, file: FileHandle, block_size: int = -1) -> bytes:
+        return await file.read(block_size)
+
+    async def write(self, file: FileHandle, data: bytes | bytearray | memoryview) -> None:
+        await file.write(data)
+
+    async def seek(self, file: FileHandle, offset: int, whence: int = io.SEEK_SET) -> int:
+        return await file.seek(offset, whence)
+
+    async def close(self, file: FileHandle) -> None:
+        await file.close()
+
+    async def abort(self, file: FileHandle) -> None:
+        await file.abort()
+
+    def fileno(self, file: FileHandle) -> int:
+        return file.fileno()
