@@ -1,0 +1,385 @@
+"""Run the anyftp benchmark suite: ``python bench/run.py [--smoke] [options]``.
+
+Starts each server kind in turn on loopback (its own pinned subprocess), measures the
+same ftpbench-like workload against it from this process (the load generator, pinned to
+the other CPUs), measures the loopback limit the same way, the client libraries against
+one server, and prints the medians with anyftp ÷ peer ratios as a Markdown table. With
+``--json``/``--markdown`` it writes them to files; it always keeps the latest run in
+``bench/results/``. Exit status 0 when every selected server and client was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import importlib.util
+import inspect
+import json
+import os
+import resource
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import limit  # noqa: E402
+from clients import CLIENTS, available_clients, measure_client  # noqa: E402
+from config import BenchConfig, MiB, client_lines, lines  # noqa: E402
+from report import machine_info, primary_server, render_markdown  # noqa: E402
+from servers import (  # noqa: E402
+    KINDS,
+    PLAIN,
+    RssProbe,
+    ServerKind,
+    ServerProcess,
+    ServerStartError,
+    split_cpus,
+)
+from workload import (  # noqa: E402
+    BIG_NAME,
+    SourceFiles,
+    Target,
+    make_sources,
+    median,
+    prepare_disk_root,
+    prepare_over_ftp,
+    run_round,
+)
+
+RESULTS = HERE / "results"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--servers",
+        default=",".join(KINDS),
+        help=f"comma separated, from: {', '.join(KINDS)} (default: all)",
+    )
+    parser.add_argument("--repeat", type=int, help="rounds per server (default 3)")
+    parser.add_argument("--size", type=int, help="large file size in MiB (default 256)")
+    parser.add_argument("--small-size", type=float, help="per-client file size in MiB (default 10)")
+    parser.add_argument("--clients", type=int, help="concurrent clients (default 200)")
+    parser.add_argument(
+        "--listing-files", type=int, help="files in the MLSD directory (default 10000)"
+    )
+    parser.add_argument("--timeout", type=float, help="bound on one measurement, seconds")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny configuration that runs every line in seconds"
+    )
+    parser.add_argument("--markdown", type=Path, help="write the table to this file")
+    parser.add_argument("--json", type=Path, help="write all samples and medians here")
+    parser.add_argument(
+        "--client-server",
+        default=None,
+        help="server the client libraries are measured against "
+        "(default: anyftp-local when selected, else pyftpdlib)",
+    )
+    parser.add_argument(
+        "--client-libraries",
+        default=",".join(CLIENTS),
+        help="comma separated, from: anyftp, ftplib, aioftp; empty to skip the client lines",
+    )
+    parser.add_argument(
+        "--no-limit", action="store_true", help="skip the loopback-limit measurement"
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    parser.add_argument(
+        "--anyftp-loop",
+        default="auto",
+        choices=["auto", "uvloop", "asyncio"],
+        help="event loop of the anyftp servers (auto: uvloop if installed)",
+    )
+    parser.add_argument(
+        "--s3",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="run bench/s3_bench.py too (auto: when it exists and not --smoke)",
+    )
+    parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> BenchConfig:
+    base = BenchConfig.smoke() if args.smoke else BenchConfig()
+    changes: dict[str, Any] = {}
+    if args.repeat is not None:
+        changes["repeat"] = args.repeat
+    if args.size is not None:
+        changes["big_size"] = args.size * MiB
+    if args.small_size is not None:
+        changes["small_size"] = int(args.small_size * MiB)
+    if args.clients is not None:
+        changes["clients"] = args.clients
+    if args.listing_files is not None:
+        changes["listing_files"] = args.listing_files
+    if args.timeout is not None:
+        changes["line_timeout"] = args.timeout
+    return BenchConfig(**{**base.as_dict(), **changes})
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+class Contender:
+    """One server kind under test during the run: its process, root and results."""
+
+    def __init__(self, kind: ServerKind, work: Path) -> None:
+        self.kind = kind
+        self.root = work / kind.name
+        self.log = work / f"{kind.name}.log"
+        self.server: ServerProcess | None = None
+        self.info: dict[str, Any] = {"ours": kind.ours, "samples": {}, "error": None, "facts": {}}
+
+    @property
+    def alive(self) -> bool:
+        return self.server is not None and self.info["error"] is None
+
+    def target(self) -> Target:
+        assert self.server is not None
+        return Target("127.0.0.1", self.server.port)
+
+    def start(
+        self,
+        stack: contextlib.ExitStack,
+        sources: SourceFiles,
+        config: BenchConfig,
+        cpus: set[int],
+        anyftp_loop: str,
+    ) -> None:
+        """Start the server and put the fixtures in its root; record why if it can not."""
+        if self.kind.disk_root:
+            prepare_disk_root(self.root, sources, config)
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+        stack.callback(shutil.rmtree, self.root, True)
+        extra = ("--loop", anyftp_loop) if self.kind.launcher == "anyftp_server.py" else ()
+        try:
+            self.server = stack.enter_context(
+                ServerProcess(self.kind, self.root, self.log, cpus, extra)
+            )
+        except ServerStartError as exc:
+            self.info["error"] = f"did not start: {str(exc).splitlines()[0]}"
+            progress(str(exc))
+            return
+        self.info["facts"] = self.server.facts
+        if not self.kind.disk_root:
+            progress(f"{self.kind.name}: uploading fixtures over FTP")
+            self.attempt("fixtures", prepare_over_ftp(self.target(), sources, config))
+
+    def attempt(self, what: str, coroutine: Any) -> Any:
+        """Run *coroutine*; on failure record the error (the run goes on) and return None."""
+        try:
+            return asyncio.run(coroutine)
+        except Exception as exc:
+            self.info["error"] = f"{what}: {type(exc).__name__}: {exc}"
+            tail = self.server.log_tail(10) if self.server else ""
+            progress(f"{self.kind.name}: FAILED {self.info['error']}\n{tail}")
+            return None
+
+    def run_round(self, index: int, sources: SourceFiles, config: BenchConfig) -> None:
+        assert self.server is not None
+        progress(f"{self.kind.name}: round {index + 1}/{config.repeat}")
+        values = self.attempt(
+            f"round {index + 1}",
+            run_round(self.target(), sources, config, RssProbe(self.server.pid)),
+        )
+        for key, value in (values or {}).items():
+            self.info["samples"].setdefault(key, []).append(value)
+
+    def finish(self) -> dict[str, Any]:
+        self.info["median"] = {k: median(v) for k, v in self.info["samples"].items()}
+        return self.info
+
+
+def measure_limit_round(
+    port: int, sources: SourceFiles, config: BenchConfig, samples: dict[str, list[float]]
+) -> None:
+    async def both() -> None:
+        samples["download"].append(
+            await limit.measure_download("127.0.0.1", port, sources, config.line_timeout)
+        )
+        samples["upload"].append(
+            await limit.measure_upload("127.0.0.1", port, sources, config.line_timeout)
+        )
+
+    asyncio.run(both())
+
+
+def measure_clients(
+    kind: ServerKind,
+    target: Target,
+    sources: SourceFiles,
+    config: BenchConfig,
+    libraries: list[str],
+) -> dict[str, Any]:
+    status = available_clients()
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in libraries}
+    errors: dict[str, str] = {name: status.get(name, "unknown client") for name in libraries}
+
+    async def upload_fixture() -> None:
+        session = await target.session()
+        await session.stor(BIG_NAME, sources.big)
+        await session.quit()
+
+    asyncio.run(upload_fixture())
+    for index in range(config.repeat):
+        for name in libraries:
+            if errors[name]:
+                continue
+            progress(f"clients against {kind.name}: {name}, round {index + 1}/{config.repeat}")
+            try:
+                for direction in ("download", "upload"):
+                    samples[name].setdefault(direction, []).append(
+                        measure_client(name, direction, target, BIG_NAME, sources.big, config)
+                    )
+            except Exception as exc:
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                progress(f"client {name}: FAILED {errors[name]}")
+    return {
+        "server": kind.name,
+        "samples": samples,
+        "median": {
+            name: {d: median(v) for d, v in s.items()}
+            for name, s in samples.items()
+            if not errors[name]
+        },
+        "errors": {name: error for name, error in errors.items() if error},
+    }
+
+
+def run_s3(args: argparse.Namespace, config: BenchConfig) -> dict[str, Any] | None:
+    """Call ``bench/s3_bench.py``'s ``run()`` when it exists (written with the S3 backend)."""
+    path = HERE / "s3_bench.py"
+    wanted = args.s3 == "yes" or (args.s3 == "auto" and not args.smoke)
+    if not wanted or not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("s3_bench", path)
+    if spec is None or spec.loader is None:
+        return {"error": "s3_bench.py could not be loaded"}
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        options = {
+            "smoke": args.smoke,
+            "repeat": config.repeat,
+            "size": config.big_size,
+            "timeout": config.line_timeout,
+        }
+        parameters = inspect.signature(module.run).parameters
+        result = module.run(**{k: v for k, v in options.items() if k in parameters})
+        if inspect.isawaitable(result):
+            result = asyncio.run(result)  # type: ignore[arg-type]
+        return dict(result)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = build_config(args)
+    names = [name.strip() for name in args.servers.split(",") if name.strip()]
+    unknown = [name for name in names if name not in KINDS]
+    if unknown:
+        print(f"unknown servers: {', '.join(unknown)}; known: {', '.join(KINDS)}", file=sys.stderr)
+        return 2
+    libraries = [c.strip() for c in args.client_libraries.split(",") if c.strip()]
+    client_server = args.client_server or (
+        "anyftp-local" if "anyftp-local" in names else "pyftpdlib"
+    )
+    server_cpus, generator_cpus = split_cpus(not args.no_pin)
+    if generator_cpus:
+        os.sched_setaffinity(0, generator_cpus)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="anyftp-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": shlex.join(["python", "bench/run.py", *(argv or sys.argv[1:])]),
+        "machine": machine_info(),
+        "config": config.as_dict(),
+        "pinning": {
+            "server": ",".join(map(str, sorted(server_cpus))),
+            "generator": ",".join(map(str, sorted(generator_cpus))),
+        },
+        "servers": {},
+    }
+    contenders = [Contender(KINDS[name], work) for name in names]
+    limit_samples: dict[str, list[float]] = {"download": [], "upload": []}
+    try:
+        with contextlib.ExitStack() as stack:
+            progress(f"writing source files in {work}")
+            sources = make_sources(work / "src", config)
+            plain = None
+            if not args.no_limit:
+                plain = stack.enter_context(
+                    ServerProcess(PLAIN, sources.big.parent, work / "plain.log", server_cpus)
+                )
+            for contender in contenders:
+                progress(f"{contender.kind.name}: starting")
+                contender.start(stack, sources, config, server_cpus, args.anyftp_loop)
+            # Rounds are interleaved across servers so slow drifts of the machine
+            # (other load, thermal) fall on every server alike.
+            for index in range(config.repeat):
+                if plain is not None:
+                    progress(f"loopback limit: round {index + 1}/{config.repeat}")
+                    measure_limit_round(plain.port, sources, config, limit_samples)
+                for contender in contenders:
+                    if contender.alive:
+                        contender.run_round(index, sources, config)
+            for contender in contenders:
+                if contender.kind.name == client_server and contender.alive and libraries:
+                    result["clients"] = measure_clients(
+                        contender.kind, contender.target(), sources, config, libraries
+                    )
+        s3 = run_s3(args, config)
+        if s3 is not None:
+            result["s3"] = s3
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    if limit_samples["download"]:
+        result["limit"] = {
+            "samples": limit_samples,
+            "median": {k: median(v) for k, v in limit_samples.items()},
+        }
+    for contender in contenders:
+        result["servers"][contender.kind.name] = contender.finish()
+
+    result["primary"] = primary_server(result["servers"], {n for n in names if KINDS[n].ours})
+    server_lines, the_client_lines = lines(config), client_lines(config)
+    markdown = render_markdown(result, server_lines, the_client_lines)
+    print(markdown)
+    RESULTS.mkdir(exist_ok=True)
+    outputs = [
+        (RESULTS / "latest.md", markdown),
+        (RESULTS / "latest.json", json.dumps(result, indent=2)),
+    ]
+    if args.markdown:
+        outputs.append((args.markdown, markdown))
+    if args.json:
+        outputs.append((args.json, json.dumps(result, indent=2)))
+    for path, text in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    failed = [n for n, info in result["servers"].items() if info.get("error")]
+    if libraries and client_server in names:
+        failed += list(result.get("clients", {}).get("errors", {}))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""The server-side workload, modelled on pyftpdlib's ftpbench, run against one server.
+
+One round measures every line of :func:`config.lines` once, in order, using the raw
+client of :mod:`ftpload`:
+
+1. STOR then RETR of one large file by a single client (MiB/s);
+2. N clients connect and log in at once (s); they stay connected, idle;
+3. STOR then RETR of the large file again while the N clients sit idle (MiB/s);
+4. the N clients each RETR the small file at once, then each STOR one (s), with the
+   server's peak RSS for both;
+5. the N clients QUIT at once (s);
+6. one client lists a directory of many files with MLSD (s).
+
+Files a round uploads are deleted afterwards (untimed), so rounds do not accumulate
+dirty pages on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from config import BenchConfig, MiB
+from ftpload import FtpSession, Sink
+from servers import RssProbe
+
+__all__ = (
+    "Target",
+    "SourceFiles",
+    "make_sources",
+    "prepare_disk_root",
+    "prepare_over_ftp",
+    "run_round",
+    "LISTING_DIR",
+    "SMALL_NAME",
+)
+
+LISTING_DIR = "many"
+SMALL_NAME = "small.bin"
+BIG_NAME = "big.bin"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a server listens and how to log in."""
+
+    host: str
+    port: int
+    user: str = "bench"
+    password: str = "bench"
+
+    async def session(self, binary: bool = True) -> FtpSession:
+        """A logged-in session (switched to binary type unless *binary* is false)."""
+        return await FtpSession.open(self.host, self.port, self.user, self.password, binary=binary)
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """Files on the load generator's side that STOR sends."""
+
+    big: Path
+    small: Path
+    empty: Path
+
+
+def _write_random(path: Path, size: int) -> None:
+    import os
+
+    chunk = os.urandom(min(size, MiB)) if size else b""
+    with open(path, "wb") as file:
+        left = size
+        while left > 0:
+            file.write(chunk[:left])
+            left -= len(chunk)
+
+
+def make_sources(directory: Path, config: BenchConfig) -> SourceFiles:
+    """Write the files the generator uploads (random bytes, so nothing compresses)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sources = SourceFiles(directory / BIG_NAME, directory / SMALL_NAME, directory / "empty")
+    for path, size in (
+        (sources.big, config.big_size),
+        (sources.small, config.small_size),
+        (sources.empty, 0),
+    ):
+        if not path.exists() or path.stat().st_size != size:
+            _write_random(path, size)
+    return sources
+
+
+def prepare_disk_root(root: Path, sources: SourceFiles, config: BenchConfig) -> None:
+    """Put the fixtures straight into a server root that lives on disk."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / SMALL_NAME).write_bytes(sources.small.read_bytes())
+    listing = root / LISTING_DIR
+    listing.mkdir(exist_ok=True)
+    for index in range(config.listing_files):
+        (listing / f"file-{index:06d}").touch()
+
+
+async def prepare_over_ftp(
+    target: Target, sources: SourceFiles, config: BenchConfig, parallel: int = 8
+) -> None:
+    """Upload the fixtures through FTP (backends with no directory to fill directly)."""
+    async with asyncio.timeout(config.line_timeout * 4):
+        session = await target.session()
+        await session.stor(SMALL_NAME, sources.small)
+        await session.command(f"MKD {LISTING_DIR}", "2")
+        await session.quit()
+        names = [f"{LISTING_DIR}/file-{index:06d}" for index in range(config.listing_files)]
+
+        async def worker(part: list[str]) -> None:
+            uploader = await target.session()
+            for name in part:
+                await uploader.stor(name, sources.empty)
+            await uploader.quit()
+
+        async with asyncio.TaskGroup() as group:
+            for offset in range(parallel):
+                group.create_task(worker(names[offset::parallel]))
+
+
+async def _timed(awaitable: Awaitable[T]) -> tuple[float, T]:
+    start = time.perf_counter()
+    result = await awaitable
+    return time.perf_counter() - start, result
+
+
+async def _all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run the coroutines at once; the first failure cancels the others."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(coroutine) for coroutine in coroutines]
+    return [task.result() for task in tasks]
+
+
+async def run_round(
+    target: Target, sources: SourceFiles, config: BenchConfig, rss: RssProbe | None
+) -> dict[str, float]:
+    """Measure every line once; return ``{line key: value}``."""
+    results: dict[str, float] = {}
+    sink = Sink()
+    limit = config.line_timeout
+    big = config.big_size
+
+    async def throughput(session: FtpSession, key: str, retr: bool) -> None:
+        async with asyncio.timeout(limit):
+            if retr:
+                seconds, _ = await _timed(session.retr(BIG_NAME, sink, big))
+            else:
+                seconds, _ = await _timed(session.stor(BIG_NAME, sources.big))
+        results[key] = big / MiB / seconds
+
+    single = await target.session()
+    await throughput(single, "stor", retr=False)
+    await throughput(single, "retr", retr=True)
+
+    async with asyncio.timeout(limit):
+        results["login"], idle = await _timed(
+            _all([target.session(binary=False) for _ in range(config.clients)])
+        )
+    try:
+        async with asyncio.timeout(limit):
+            await _all([s.command("TYPE I", "2") for s in idle])
+
+        await throughput(single, "stor_idle", retr=False)
+        await throughput(single, "retr_idle", retr=True)
+
+        if rss is not None:
+            rss.reset()
+        async with asyncio.timeout(limit):
+            results["retr_many"], _ = await _timed(
+                _all([s.retr(SMALL_NAME, sink, config.small_size) for s in idle])
+            )
+        if rss is not None:
+            results["rss_retr_many"] = rss.peak()
+            rss.reset()
+        async with asyncio.timeout(limit):
+            results["stor_many"], _ = await _timed(
+                _all([s.stor(f"up-{i:04d}.bin", sources.small) for i, s in enumerate(idle)])
+            )
+        if rss is not None:
+            results["rss_stor_many"] = rss.peak()
+        async with asyncio.timeout(limit):
+            results["quit"], _ = await _timed(_all([s.quit() for s in idle]))
+    finally:
+        for session in idle:
+            session.close()
+
+    async with asyncio.timeout(limit):
+        seconds, listing = await _timed(single.listing(f"MLSD {LISTING_DIR}"))
+    entries = sum(1 for line in listing.split(b"\r\n") if b"type=file" in line.lower())
+    if entries != config.listing_files:
+        raise RuntimeError(f"MLSD listed {entries} files, expected {config.listing_files}")
+    results["mlsd"] = seconds
+
+    async with asyncio.timeout(limit):
+        await single.command(f"DELE {BIG_NAME}", "2")
+        for index in range(config.clients):
+            await single.command(f"DELE up-{index:04d}.bin", "2")
+        await single.quit()
+    return results
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def summarize(samples: dict[str, list[float]]) -> dict[str, Any]:
+    """Median of each line's samples."""
+    return {key: median(values) for key, values in samples.items() if values}
