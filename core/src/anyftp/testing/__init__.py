@@ -21,7 +21,8 @@ this suite from its own tests::
 It needs ``pytest`` and ``pytest-asyncio`` (``pip install "anyftp[testing]"``). Tests read
 the backend's declared :class:`~anyftp.pathio.Capabilities`: an operation the backend says
 it lacks must be refused with a :class:`~anyftp.errors.PathIOError` (or the test is marked
-xfail with the reason), never skipped silently.
+xfail with the reason), never skipped silently. Backends on a real filesystem also inherit
+:class:`SymlinkConformance`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from .paths import (
     StatConformance,
 )
 from .safety import ConcurrencyConformance, RootConformance, StateConformance
+from .symlinks import SymlinkConformance
 
 __all__ = (
     "BackendFixtures",
@@ -65,6 +67,7 @@ __all__ = (
     "RoundTripConformance",
     "StatConformance",
     "StateConformance",
+    "SymlinkConformance",
     "assert_errno",
     "names_of",
     "raises_path_io_error",

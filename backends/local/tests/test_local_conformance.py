@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from anyftp.testing import ConformanceSuite
+from anyftp.testing import ConformanceSuite, SymlinkConformance
 from anyftp_local import PathIO
 
 
-class TestLocalPathIO(ConformanceSuite):
+class TestLocalPathIO(ConformanceSuite, SymlinkConformance):
     @pytest.fixture
     def path_io(self) -> PathIO:
         return PathIO()

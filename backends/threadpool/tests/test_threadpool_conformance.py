@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from anyftp.testing import ConformanceSuite
+from anyftp.testing import ConformanceSuite, SymlinkConformance
 from anyftp_threadpool import AsyncPathIO
 
 
-class TestAsyncPathIOWithServerState(ConformanceSuite):
+class TestAsyncPathIOWithServerState(ConformanceSuite, SymlinkConformance):
     """With its own pool from ``create_state`` (how the server runs it)."""
 
     @pytest_asyncio.fixture
