@@ -72,37 +72,57 @@ class _MalformedReply(ValueError):
 
 
 class _PendingData:
-    """A data connection being set up; :meth:`establish` yields the (TLS) streams."""
+    """A data connection being set up; :meth:`establish` yields the (TLS) streams.
+
+    Passive: ``reader``/``writer`` are already connected. Active: ``listener`` is a
+    listening socket, and :meth:`establish` accepts the server's connection on it (only
+    from ``accept_from``), as a client-side stream so TLS runs in the client role.
+    """
 
     def __init__(self, client: BaseClient) -> None:
         self.client = client
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
-        self.server: asyncio.Server | None = None
-        self.accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None
-        self.accepted = None
+        self.listener: socket.socket | None = None
+        self.accept_from: str | None = None
+
+    async def _accept(self) -> None:
+        assert self.listener is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            connection, address = await loop.sock_accept(self.listener)
+            if self.accept_from is None or address[0] == self.accept_from:
+                break
+            connection.close()  # only the server may connect
+        self.close_listener()
+        self.reader, self.writer = await asyncio.open_connection(
+            sock=connection, limit=DATA_BUFFER_LIMIT
+        )
 
     async def establish(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         client = self.client
-        if self.accepted is not None:
-            self.reader, self.writer = await self.accepted
+        if self.listener is not None:
+            await self._accept()
         assert self.reader is not None and self.writer is not None
         if client._data_protected:
             ssl_object = client.stream.writer.get_extra_info("ssl_object")
-            context = data_context_for(ssl_object) if ssl_object is not None else (
-                client._tls_context or default_context())
+            context = (
+                data_context_for(ssl_object)
+                if ssl_object is not None
+                else (client._tls_context or default_context())
+            )
             await self.writer.start_tls(context, server_hostname=client._tls_hostname())
         return self.reader, self.writer
+
+    def close_listener(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        if self.server is not None:
-            self.server.close()
-        accepted = self.accepted
-        if accepted is not None and accepted.done() and not accepted.cancelled() \
-                and accepted.exception() is None:
-            accepted.result()[1].close()
+        self.close_listener()
 
 
 class BaseClient:
@@ -170,8 +190,15 @@ class BaseClient:
 
     @staticmethod
     def _socks_settings(options: dict[str, Any]) -> dict[str, Any] | None:
-        known = {"socks_host", "socks_port", "socks_version", "socks_username",
-                 "socks_password", "username", "password"}
+        known = {
+            "socks_host",
+            "socks_port",
+            "socks_version",
+            "socks_username",
+            "socks_password",
+            "username",
+            "password",
+        }
         unknown = set(options) - known
         if unknown:
             raise TypeError(f"unexpected keyword arguments: {sorted(unknown)}")
@@ -237,18 +264,26 @@ class BaseClient:
     def _connect_timeout(self) -> float:
         return self.connection_timeout or self.socket_timeout or DEFAULT_CONNECT_TIMEOUT
 
-    async def _open_connection(self, host: str, port: int, *, limit: int = CONTROL_LINE_LIMIT,
-                               ssl: ssl_module.SSLContext | None = None,
-                               ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _open_connection(
+        self,
+        host: str,
+        port: int,
+        *,
+        limit: int = CONTROL_LINE_LIMIT,
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A TCP (or TLS, with *ssl*) connection, through SOCKS when configured."""
 
         async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
             if self._socks is None:
                 return await asyncio.open_connection(
-                    host, port, ssl=ssl, limit=limit,
-                    server_hostname=host if ssl is not None else None)
-            reader, writer = await socks.open_connection(host, port, limit=limit,
-                                                         **self._socks)
+                    host,
+                    port,
+                    ssl=ssl,
+                    limit=limit,
+                    server_hostname=host if ssl is not None else None,
+                )
+            reader, writer = await socks.open_connection(host, port, limit=limit, **self._socks)
             if ssl is not None:
                 try:
                     await writer.start_tls(ssl, server_hostname=host)
@@ -271,8 +306,9 @@ class BaseClient:
         self.server_port = port
         self._lock = asyncio.Lock()
         reader, writer = await self._open_connection(host, port, ssl=self.ssl)
-        self._stream = ThrottleStreamIO(reader, writer, throttles={"_": self.throttle},
-                                        timeout=self.socket_timeout)
+        self._stream = ThrottleStreamIO(
+            reader, writer, throttles={"_": self.throttle}, timeout=self.socket_timeout
+        )
         if self._socks is None:
             peer = writer.get_extra_info("peername")
             self._peer_host = peer[0] if peer else host
@@ -333,8 +369,9 @@ class BaseClient:
                 info.append(line_code + line_rest)
         return code, info
 
-    def check_codes(self, expected_codes: tuple[Code, ...], received_code: Code,
-                    info: list[str]) -> None:
+    def check_codes(
+        self, expected_codes: tuple[Code, ...], received_code: Code, info: list[str]
+    ) -> None:
         """Raise StatusCodeError unless *received_code* matches one of *expected_codes*."""
         if not any(received_code.matches(mask) for mask in expected_codes):
             raise errors.StatusCodeError(expected_codes, received_code, info)
@@ -344,9 +381,13 @@ class BaseClient:
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def command(self, command: str | None = None, expected_codes: Any = (),
-                      wait_codes: Any = (), censor_after: int | None = None,
-                      ) -> tuple[Code, list[str]] | None:
+    async def command(
+        self,
+        command: str | None = None,
+        expected_codes: Any = (),
+        wait_codes: Any = (),
+        censor_after: int | None = None,
+    ) -> tuple[Code, list[str]] | None:
         """Send *command* (if given), then read replies while they match *wait_codes* and
         check the last against *expected_codes*. With no codes, only send.
 
@@ -355,11 +396,14 @@ class BaseClient:
         async with self._lock_for_commands():
             return await self._command(command, expected_codes, wait_codes, censor_after)
 
-    async def _command(self, command: str | None, expected_codes: Any = (),
-                       wait_codes: Any = (), censor_after: int | None = None,
-                       ) -> tuple[Code, list[str]] | None:
-        expected = wrap_into_codes(wrap_with_container(expected_codes)) if expected_codes \
-            else ()
+    async def _command(
+        self,
+        command: str | None,
+        expected_codes: Any = (),
+        wait_codes: Any = (),
+        censor_after: int | None = None,
+    ) -> tuple[Code, list[str]] | None:
+        expected = wrap_into_codes(wrap_with_container(expected_codes)) if expected_codes else ()
         waiting = wrap_into_codes(wrap_with_container(wait_codes)) if wait_codes else ()
         if self._needs_sync and command is not None:
             await self._resync()
@@ -372,8 +416,9 @@ class BaseClient:
             while any(code.matches(mask) for mask in waiting):
                 code, info = await self.parse_response()
         except _MalformedReply as exc:
-            raise errors.StatusCodeError(expected or waiting, Code(exc.line[:3]),
-                                         [str(exc)]) from None
+            raise errors.StatusCodeError(
+                expected or waiting, Code(exc.line[:3]), [str(exc)]
+            ) from None
         if expected:
             self.check_codes(expected, code, info)
         return code, info
@@ -450,8 +495,10 @@ class BaseClient:
         if addresses.is_unroutable(host):
             return control
         with contextlib.suppress(ValueError):
-            if ipaddress.ip_address(host).is_private and \
-                    not ipaddress.ip_address(control).is_private:
+            if (
+                ipaddress.ip_address(host).is_private
+                and not ipaddress.ip_address(control).is_private
+            ):
                 return control
         return host
 
@@ -495,26 +542,20 @@ class BaseClient:
         if self._socks is not None:
             raise ValueError("active mode is not available through a SOCKS proxy")
         pending = _PendingData(self)
-        loop = asyncio.get_running_loop()
-        accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
-        accepted = loop.create_future()
-        server_ip = self._peer_host
-
-        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            peer = writer.get_extra_info("peername")
-            if accepted.done() or (peer and server_ip and peer[0] != server_ip):
-                writer.close()  # only the server may connect, and only once
-                return
-            accepted.set_result((reader, writer))
-
         local = self._local_host or "127.0.0.1"
-        server = await asyncio.start_server(on_connect, host=local, port=0,
-                                            limit=DATA_BUFFER_LIMIT, backlog=1)
-        pending.server = server
-        pending.accepted = accepted
-        port = server.sockets[0].getsockname()[1]
+        family = socket.AF_INET6 if ":" in local else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            family = server.sockets[0].family
+            listener.bind((local, 0))
+            listener.listen(1)
+            listener.setblocking(False)
+        except BaseException:
+            listener.close()
+            raise
+        pending.listener = listener
+        pending.accept_from = self._peer_host
+        port = listener.getsockname()[1]
+        try:
             if self._eprt_ok or family == socket.AF_INET6:
                 try:
                     await self.command("EPRT " + addresses.format_eprt(local, port), "2xx")
@@ -536,9 +577,11 @@ class BaseClient:
             return await self._prepare_active()
         return await self._prepare_passive()
 
-    async def get_passive_connection(self, conn_type: str = "I",
-                                     commands: Sequence[str] | None = None,
-                                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def get_passive_connection(
+        self,
+        conn_type: str = "I",
+        commands: Sequence[str] | None = None,
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """aioftp's helper: TYPE, then a passive connection (plain TCP, not yet TLS)."""
         await self._set_type(conn_type)
         saved = self._passive_commands
@@ -551,8 +594,13 @@ class BaseClient:
         assert pending.reader is not None and pending.writer is not None
         return pending.reader, pending.writer
 
-    async def _open_stream(self, command_args: tuple[Any, ...], command_kwargs: dict[str, Any],
-                           conn_type: str, offset: int) -> DataConnectionThrottleStreamIO:
+    async def _open_stream(
+        self,
+        command_args: tuple[Any, ...],
+        command_kwargs: dict[str, Any],
+        conn_type: str,
+        offset: int,
+    ) -> DataConnectionThrottleStreamIO:
         if self._needs_sync:
             async with self._lock_for_commands():
                 if self._needs_sync:
@@ -576,10 +624,10 @@ class BaseClient:
                     await establishing
             pending.close()
             raise
-        if pending.server is not None:
-            pending.server.close()
-        stream = DataConnectionThrottleStreamIO(self, reader, writer, {"_": self.throttle},
-                                                timeout=self.socket_timeout)
+        pending.close_listener()
+        stream = DataConnectionThrottleStreamIO(
+            self, reader, writer, {"_": self.throttle}, timeout=self.socket_timeout
+        )
         self._data_stream = stream
         return stream
 
@@ -627,12 +675,18 @@ class BaseClient:
 
         Raises :class:`~anyftp.errors.ListingParseError` naming the line if none fits.
         """
-        raw = line if isinstance(line, bytes) else line.encode(self.encoding,
-                                                                errors="surrogateescape")
+        raw = (
+            line
+            if isinstance(line, bytes)
+            else line.encode(self.encoding, errors="surrogateescape")
+        )
         parsers: list[Callable[[Any], tuple[PurePosixPath, dict[str, Any]]]] = [
-            self.parse_list_line_unix, self.parse_list_line_windows]
+            self.parse_list_line_unix,
+            self.parse_list_line_windows,
+        ]
         custom = self.parse_list_line_custom
         if custom is not None:
+
             def run_custom(value: Any) -> tuple[PurePosixPath, dict[str, Any]]:
                 path, info = custom(raw)
                 return PurePosixPath(path), dict(info)

@@ -79,16 +79,19 @@ class Client(BaseClient):
         await self._start_control_tls(sslcontext or default_context())
         await self._protect_data()
 
-    async def login(self, user: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD,
-                    account: str = DEFAULT_ACCOUNT) -> None:
+    async def login(
+        self,
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
         """USER, then PASS and ACCT as the server asks."""
         result = await self.command("USER " + user, ("230", "33x"))
         assert result is not None
         code, info = result
         while code.matches("33x"):
             if code == "331":
-                result = await self.command("PASS " + password, ("230", "33x"),
-                                            censor_after=5)
+                result = await self.command("PASS " + password, ("230", "33x"), censor_after=5)
             elif code == "332":
                 result = await self.command("ACCT " + account, ("230", "33x"))
             else:
@@ -107,15 +110,27 @@ class Client(BaseClient):
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def context(cls, host: str, port: int = DEFAULT_PORT, user: str = DEFAULT_USER,
-                      password: str = DEFAULT_PASSWORD, account: str = DEFAULT_ACCOUNT,
-                      upgrade_to_tls: bool = False, **kwargs: Any) -> AsyncIterator[Self]:
-        """Connect, log in, yield the client, then quit (close if quitting fails)."""
+    async def context(
+        cls,
+        host: str,
+        port: int = DEFAULT_PORT,
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
+        account: str = DEFAULT_ACCOUNT,
+        upgrade_to_tls: bool | ssl_module.SSLContext = False,
+        **kwargs: Any,
+    ) -> AsyncIterator[Self]:
+        """Connect, log in, yield the client, then quit (close if quitting fails).
+
+        *upgrade_to_tls* may be an ``ssl.SSLContext`` to use for AUTH TLS.
+        """
         client = cls(**kwargs)
         try:
             await client.connect(host, port)
             if upgrade_to_tls:
-                await client.upgrade_to_tls()
+                await client.upgrade_to_tls(
+                    upgrade_to_tls if isinstance(upgrade_to_tls, ssl_module.SSLContext) else None
+                )
             await client.login(user, password, account)
         except BaseException:
             client.close()
@@ -164,8 +179,9 @@ class Client(BaseClient):
 
     # --- listing ------------------------------------------------------------------------
 
-    def list(self, path: PathLike = "", *, recursive: bool = False,
-             raw_command: str | None = None) -> AbstractAsyncLister[tuple[PurePosixPath, Any]]:
+    def list(
+        self, path: PathLike = "", *, recursive: bool = False, raw_command: str | None = None
+    ) -> AbstractAsyncLister[tuple[PurePosixPath, Any]]:
         """Entries of *path* as ``(path, info)``: await it, or use ``async for``.
 
         MLSD first, LIST when MLSD is refused (or when *raw_command* says so).
@@ -174,8 +190,9 @@ class Client(BaseClient):
             raise ValueError(f"raw_command must be 'MLSD' or 'LIST', not {raw_command!r}")
         return AsyncLister(self._walk(PurePosixPath(path), recursive, raw_command))
 
-    async def _walk(self, path: PurePosixPath, recursive: bool, raw_command: str | None
-                    ) -> AsyncIterator[tuple[PurePosixPath, Any]]:
+    async def _walk(
+        self, path: PurePosixPath, recursive: bool, raw_command: str | None
+    ) -> AsyncIterator[tuple[PurePosixPath, Any]]:
         pending = collections.deque([path])
         while pending:
             directory = pending.popleft()
@@ -189,8 +206,9 @@ class Client(BaseClient):
             data = await stream.read_all()
         return [line.rstrip(b"\r") for line in data.split(b"\n") if line.strip()]
 
-    async def _list_directory(self, path: PurePosixPath, raw_command: str | None
-                              ) -> builtins.list[tuple[PurePosixPath, Any]]:
+    async def _list_directory(
+        self, path: PurePosixPath, raw_command: str | None
+    ) -> builtins.list[tuple[PurePosixPath, Any]]:
         argument = "" if str(path) == "." else " " + str(path)
         if raw_command is not None:
             commands = [raw_command.upper()]
@@ -209,8 +227,9 @@ class Client(BaseClient):
             return self._entries(path, lines, mlsx=name == "MLSD")
         raise AssertionError("unreachable")
 
-    def _entries(self, base: PurePosixPath, lines: builtins.list[bytes], *, mlsx: bool
-                 ) -> builtins.list[tuple[PurePosixPath, Any]]:
+    def _entries(
+        self, base: PurePosixPath, lines: builtins.list[bytes], *, mlsx: bool
+    ) -> builtins.list[tuple[PurePosixPath, Any]]:
         from ..protocol.listparse import is_noise_line
 
         entries = []
@@ -225,8 +244,9 @@ class Client(BaseClient):
                 name, info = self.parse_list_line(line)
             if str(name) in (".", "..") or not name.name:
                 continue
-            entries.append((base / name.name if str(base) != "." else PurePosixPath(name.name),
-                            info))
+            entries.append(
+                (base / name.name if str(base) != "." else PurePosixPath(name.name), info)
+            )
         return entries
 
     async def stat(self, path: PathLike) -> ListInfo:
@@ -316,29 +336,32 @@ class Client(BaseClient):
     # --- streams ------------------------------------------------------------------------
 
     @async_enterable
-    async def get_stream(self, *command_args: Any, conn_type: str = "I", offset: int = 0,
-                         **command_kwargs: Any) -> DataConnectionThrottleStreamIO:
+    async def get_stream(
+        self, *command_args: Any, conn_type: str = "I", offset: int = 0, **command_kwargs: Any
+    ) -> DataConnectionThrottleStreamIO:
         """Open a data connection, send ``command(*command_args)`` (REST *offset* first)
         and return the stream; await it or use ``async with``."""
         return await self._open_stream(command_args, command_kwargs, conn_type, offset)
 
     def upload_stream(self, destination: PathLike, *, offset: int = 0) -> Any:
         """A writable stream into *destination* (STOR; REST *offset* first)."""
-        return self.get_stream("STOR " + str(PurePosixPath(destination)), "1xx",
-                               offset=offset)
+        return self.get_stream("STOR " + str(PurePosixPath(destination)), "1xx", offset=offset)
 
     def append_stream(self, destination: PathLike, *, offset: int = 0) -> Any:
         """A writable stream appending to *destination* (APPE)."""
-        return self.get_stream("APPE " + str(PurePosixPath(destination)), "1xx",
-                               offset=offset)
+        return self.get_stream("APPE " + str(PurePosixPath(destination)), "1xx", offset=offset)
 
     def download_stream(self, source: PathLike, *, offset: int = 0) -> Any:
         """A readable stream of *source* (RETR; REST *offset* first)."""
         return self.get_stream("RETR " + str(PurePosixPath(source)), "1xx", offset=offset)
 
-    async def retrieve(self, *command_args: Any, conn_type: str = "I",
-                       callback: Callable[[bytes], Any] | None = None,
-                       block_size: int = READ_BLOCK_SIZE) -> bytes:
+    async def retrieve(
+        self,
+        *command_args: Any,
+        conn_type: str = "I",
+        callback: Callable[[bytes], Any] | None = None,
+        block_size: int = READ_BLOCK_SIZE,
+    ) -> bytes:
         """Run a command that sends data (the developer tutorial's helper).
 
         Each block goes to *callback* (awaited if it returns an awaitable); without a
@@ -373,8 +396,14 @@ class Client(BaseClient):
     def _local(self, path: str | PurePath) -> PurePath:
         return self.path_io.path_class(path)
 
-    async def upload(self, source: Any, destination: PathLike = "", *, write_into: bool = False,
-                     block_size: int = DEFAULT_TRANSFER_BLOCK_SIZE) -> None:
+    async def upload(
+        self,
+        source: Any,
+        destination: PathLike = "",
+        *,
+        write_into: bool = False,
+        block_size: int = DEFAULT_TRANSFER_BLOCK_SIZE,
+    ) -> None:
         """Upload a local file or directory tree.
 
         Without *write_into* the source's name is appended to *destination* (default:
@@ -398,8 +427,9 @@ class Client(BaseClient):
             await self._upload_file(local, remote, block)
             return
         if not await path_io.is_dir(local):
-            raise errors.PathIOError(f"local path {str(local)!r} is neither file nor directory",
-                                     reason=None)
+            raise errors.PathIOError(
+                f"local path {str(local)!r} is neither file nor directory", reason=None
+            )
         await self.make_directory(remote)
         directories = collections.deque([local])
         while directories:
@@ -413,8 +443,7 @@ class Client(BaseClient):
                     await self._upload_file(child, target, block)
 
     async def _upload_file(self, local: PurePath, remote: PurePosixPath, block: int) -> None:
-        async with self.path_io.open(local, "rb") as file_in, \
-                self.upload_stream(remote) as stream:
+        async with self.path_io.open(local, "rb") as file_in, self.upload_stream(remote) as stream:
             while True:
                 data = await file_in.read(block)
                 if not data:
@@ -431,9 +460,14 @@ class Client(BaseClient):
                     break
                 await stream.write(data)
 
-    async def download(self, source: PathLike, destination: str | PurePath = "", *,
-                       write_into: bool = False,
-                       block_size: int = DEFAULT_TRANSFER_BLOCK_SIZE) -> None:
+    async def download(
+        self,
+        source: PathLike,
+        destination: str | PurePath = "",
+        *,
+        write_into: bool = False,
+        block_size: int = DEFAULT_TRANSFER_BLOCK_SIZE,
+    ) -> None:
         """Download a remote file or directory tree.
 
         Without *write_into* the source's name is appended to *destination* (default:
@@ -461,8 +495,10 @@ class Client(BaseClient):
         await self._download_file(remote, local, block)
 
     async def _download_file(self, remote: PurePosixPath, local: PurePath, block: int) -> None:
-        async with self.download_stream(remote) as stream, \
-                self.path_io.open(local, "wb") as file_out:
+        async with (
+            self.download_stream(remote) as stream,
+            self.path_io.open(local, "wb") as file_out,
+        ):
             while True:
                 data = await stream.read(block)
                 if not data:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from types import TracebackType
 from typing import Any
 
@@ -19,22 +20,35 @@ class ClientSession:
     ``ClientSession(host, "user", "pass")``, a non-numeric *port* is taken as the user.
     """
 
-    def __init__(self, host: str, port: int | str = DEFAULT_PORT, user: str = DEFAULT_USER,
-                 password: str = DEFAULT_PASSWORD, account: str = DEFAULT_ACCOUNT, *,
-                 upgrade_to_tls: bool = False, client_class: type[Client] = Client,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int | str = DEFAULT_PORT,
+        user: str = DEFAULT_USER,
+        password: str = DEFAULT_PASSWORD,
+        account: str = DEFAULT_ACCOUNT,
+        *,
+        upgrade_to_tls: bool | ssl.SSLContext = False,
+        client_class: type[Client] = Client,
+        **kwargs: Any,
+    ) -> None:
         if isinstance(port, str) and not port.isdigit():
             # ClientSession(host, user, password): shift the arguments.
             user, password = port, (password if user == DEFAULT_USER else user)
             port = DEFAULT_PORT
-        self._context = client_class.context(host, int(port), user, password, account,
-                                             upgrade_to_tls=upgrade_to_tls, **kwargs)
+        self._context = client_class.context(
+            host, int(port), user, password, account, upgrade_to_tls=upgrade_to_tls, **kwargs
+        )
         self.client: Client | None = None
 
     async def __aenter__(self) -> Client:
         self.client = await self._context.__aenter__()
         return self.client
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> bool | None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
         return await self._context.__aexit__(exc_type, exc, tb)

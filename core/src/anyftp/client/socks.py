@@ -30,8 +30,14 @@ _SOCKS5_REPLIES = {
 }
 
 
-async def _socks5(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
-                  port: int, username: str | None, password: str | None) -> None:
+async def _socks5(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    port: int,
+    username: str | None,
+    password: str | None,
+) -> None:
     methods = b"\x00\x02" if username is not None else b"\x00"
     writer.write(bytes((5, len(methods))) + methods)
     await writer.drain()
@@ -76,8 +82,13 @@ async def _socks5(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ho
         raise SocksError(f"SOCKS5 proxy sent unknown address type {address_type}")
 
 
-async def _socks4(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str,
-                  port: int, username: str | None) -> None:
+async def _socks4(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    port: int,
+    username: str | None,
+) -> None:
     user = (username or "").encode() + b"\x00"
     try:
         address = ipaddress.IPv4Address(host)
@@ -95,9 +106,16 @@ async def _socks4(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ho
         raise SocksError(f"SOCKS4 proxy could not connect to {host}:{port} (status {status})")
 
 
-async def socks_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          host: str, port: int, *, version: int = 5,
-                          username: str | None = None, password: str | None = None) -> None:
+async def socks_handshake(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    port: int,
+    *,
+    version: int = 5,
+    username: str | None = None,
+    password: str | None = None,
+) -> None:
     """Ask the proxy at the other end of *reader*/*writer* to CONNECT to *host*:*port*."""
     try:
         if version == 5:
@@ -110,15 +128,23 @@ async def socks_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWr
         raise SocksError("SOCKS proxy closed the connection during the handshake") from exc
 
 
-async def open_connection(host: str, port: int, *, socks_host: str, socks_port: int,
-                          socks_version: int = 5, username: str | None = None,
-                          password: str | None = None, limit: int = 2**16,
-                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def open_connection(
+    host: str,
+    port: int,
+    *,
+    socks_host: str,
+    socks_port: int,
+    socks_version: int = 5,
+    username: str | None = None,
+    password: str | None = None,
+    limit: int = 2**16,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Connect to *host*:*port* through the SOCKS proxy at *socks_host*:*socks_port*."""
     reader, writer = await asyncio.open_connection(socks_host, socks_port, limit=limit)
     try:
-        await socks_handshake(reader, writer, host, port, version=socks_version,
-                              username=username, password=password)
+        await socks_handshake(
+            reader, writer, host, port, version=socks_version, username=username, password=password
+        )
     except BaseException:
         writer.close()
         raise

@@ -32,13 +32,25 @@ READ_BLOCK_SIZE = 256 * 1024
 class DataConnectionThrottleStreamIO(ThrottleStreamIO):
     """A throttled data connection that knows its client (for :meth:`finish`)."""
 
-    def __init__(self, client: BaseClient, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter,
-                 throttles: Mapping[str, StreamThrottle] | None = None, *,
-                 timeout: float | None = None, read_timeout: float | None = None,
-                 write_timeout: float | None = None) -> None:
-        super().__init__(reader, writer, throttles=throttles, timeout=timeout,
-                         read_timeout=read_timeout, write_timeout=write_timeout)
+    def __init__(
+        self,
+        client: BaseClient,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        throttles: Mapping[str, StreamThrottle] | None = None,
+        *,
+        timeout: float | None = None,
+        read_timeout: float | None = None,
+        write_timeout: float | None = None,
+    ) -> None:
+        super().__init__(
+            reader,
+            writer,
+            throttles=throttles,
+            timeout=timeout,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+        )
         self.client = client
         #: Set by :meth:`BaseClient.abort`: the final reply was already consumed.
         self.aborted = False
@@ -79,8 +91,12 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
     async def __aenter__(self) -> DataConnectionThrottleStreamIO:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc is None:
             await self.finish()
         else:

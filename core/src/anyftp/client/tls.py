@@ -26,33 +26,51 @@ class SSLSessionBoundContext(ssl.SSLContext):
     context: ssl.SSLContext
     session: ssl.SSLSession | None
 
-    def __new__(cls, protocol: int, context: ssl.SSLContext,
-                session: ssl.SSLSession | None) -> SSLSessionBoundContext:
+    def __new__(
+        cls, protocol: int, context: ssl.SSLContext, session: ssl.SSLSession | None
+    ) -> SSLSessionBoundContext:
         instance: SSLSessionBoundContext = super().__new__(cls, protocol)
         return instance
 
-    def __init__(self, protocol: int, context: ssl.SSLContext,
-                 session: ssl.SSLSession | None) -> None:
+    def __init__(
+        self, protocol: int, context: ssl.SSLContext, session: ssl.SSLSession | None
+    ) -> None:
         self.context = context
         self.session = session
 
     def wrap_socket(
-        self, sock: socket.socket, server_side: bool = False,
-        do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = True,
-        server_hostname: str | bytes | None = None, session: ssl.SSLSession | None = None,
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
     ) -> ssl.SSLSocket:
         return self.context.wrap_socket(
-            sock, server_side=server_side, do_handshake_on_connect=do_handshake_on_connect,
-            suppress_ragged_eofs=suppress_ragged_eofs, server_hostname=server_hostname,
-            session=session or self.session)
+            sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname,
+            session=session or self.session,
+        )
 
     def wrap_bio(
-        self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, server_side: bool = False,
-        server_hostname: str | bytes | None = None, session: ssl.SSLSession | None = None,
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
     ) -> ssl.SSLObject:
         return self.context.wrap_bio(
-            incoming, outgoing, server_side=server_side, server_hostname=server_hostname,
-            session=session or self.session)
+            incoming,
+            outgoing,
+            server_side=server_side,
+            server_hostname=server_hostname,
+            session=session or self.session,
+        )
 
 
 def default_context() -> ssl.SSLContext:

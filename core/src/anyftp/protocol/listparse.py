@@ -63,9 +63,7 @@ _UNIX_DATE = (
     r")"
 )
 
-_UNIX_RE = re.compile(
-    rf"^{_UNIX_MODE}\s+(?P<fields>.*?)\s+{_UNIX_DATE} (?P<name>.+)$"
-)
+_UNIX_RE = re.compile(rf"^{_UNIX_MODE}\s+(?P<fields>.*?)\s+{_UNIX_DATE} (?P<name>.+)$")
 
 _WINDOWS_RE = re.compile(
     r"^(?P<date>\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\s+"
@@ -119,8 +117,9 @@ def parse_unix_mode(text: str) -> int:
     return mode
 
 
-def _year_less_date(month: int, day: int, hour: int, minute: int, second: int,
-                    now: datetime.datetime) -> datetime.datetime:
+def _year_less_date(
+    month: int, day: int, hour: int, minute: int, second: int, now: datetime.datetime
+) -> datetime.datetime:
     # ls prints the time instead of the year for dates within about six months; a date
     # that would lie in the future (beyond a day of clock and time-zone slack) is last year.
     limit = now + datetime.timedelta(days=1)
@@ -162,8 +161,9 @@ def _unix_modify(match: re.Match[str], now: datetime.datetime) -> datetime.datet
     return _year_less_date(month, day, hour, minute, second, now)
 
 
-def parse_unix_line(line: str, *, now: datetime.datetime | None = None
-                    ) -> tuple[str, dict[str, Any]]:
+def parse_unix_line(
+    line: str, *, now: datetime.datetime | None = None
+) -> tuple[str, dict[str, Any]]:
     """``(name, info)`` from one Unix ``ls -l`` line; ValueError if it is not one.
 
     *now* decides the year of dates printed without one (default: the current UTC time).
@@ -191,8 +191,10 @@ def parse_unix_line(line: str, *, now: datetime.datetime | None = None
     # Before the size: "links owner group", or without links ("owner group"), or without
     # group ("links owner", as ``ls -o``); a lone field is the owner.
     links_text = "1"
-    if fields and fields[0].isdigit() and (
-        len(fields) >= 3 or (len(fields) == 2 and not fields[1].isdigit())
+    if (
+        fields
+        and fields[0].isdigit()
+        and (len(fields) >= 3 or (len(fields) == 2 and not fields[1].isdigit()))
     ):
         links_text = fields.pop(0)
     owner = fields[0] if fields else ""
@@ -217,19 +219,21 @@ def parse_unix_line(line: str, *, now: datetime.datetime | None = None
     else:
         kind = "unknown"
     mode = parse_unix_mode(mode_text[1:])
-    info.update({
-        "type": kind,
-        "size": size_text,
-        "modify": format_modify(modify),
-        "unix.mode": mode,
-        "unix.links": links_text,
-        "unix.owner": owner,
-        "unix.group": group,
-        "permissions": mode_text[1:],
-        "links": int(links_text),
-        "owner": owner,
-        "group": group,
-    })
+    info.update(
+        {
+            "type": kind,
+            "size": size_text,
+            "modify": format_modify(modify),
+            "unix.mode": mode,
+            "unix.links": links_text,
+            "unix.owner": owner,
+            "unix.group": group,
+            "permissions": mode_text[1:],
+            "links": int(links_text),
+            "owner": owner,
+            "group": group,
+        }
+    )
     return name, info
 
 
@@ -273,8 +277,9 @@ def parse_windows_line(line: str) -> tuple[str, dict[str, Any]]:
     return match.group("name"), info
 
 
-def parse_list_line(line: str, *, now: datetime.datetime | None = None
-                    ) -> tuple[str, dict[str, Any]]:
+def parse_list_line(
+    line: str, *, now: datetime.datetime | None = None
+) -> tuple[str, dict[str, Any]]:
     """Try the Unix parser, then the Windows one; raise ListingParseError naming the line."""
     try:
         return parse_unix_line(line, now=now)
