@@ -1,0 +1,319 @@
+"""One data connection: an asyncio buffered protocol with a small awaitable API.
+
+The transfer code works with :class:`DataChannel` directly:
+
+* receiving (STOR): :meth:`DataChannel.receive` returns a ``memoryview`` of what arrived,
+  filled by the event loop straight into one of two reusable buffers (no copy per block,
+  and the network keeps filling the other buffer while storage writes this one); an empty
+  view means the peer finished cleanly (FIN or TLS close_notify). A reset before that
+  raises :class:`ConnectionError`, so a cut upload is never taken as complete.
+* sending (RETR): :meth:`send` queues bytes, :meth:`drain` waits while the transport is
+  above its high-water mark, :meth:`flush` waits until everything left the process, and
+  :meth:`sendfile` hands a file descriptor to the kernel (plain TCP only).
+
+For aioftp-style command methods the channel also behaves like aioftp's data stream:
+``await write(data)``, ``await read(count)``, ``iter_by_block()``, ``close()`` and
+``async with``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any
+
+__all__ = ("DataChannel", "FdFile")
+
+
+class FdFile:
+    """The minimal file object ``loop.sendfile`` needs, over a descriptor we do not own."""
+
+    __slots__ = ("_fd",)
+    mode = "rb"
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return os.lseek(self._fd, offset, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, io.SEEK_CUR)
+
+
+class DataChannel(asyncio.BufferedProtocol):
+    """A data connection (see the module docstring). ``on_made`` is called once connected."""
+
+    def __init__(self, block_size: int, on_made: Callable[[DataChannel], None] | None = None,
+                 *, timeout: float | None = None) -> None:
+        self.block_size = max(4096, block_size)
+        self.timeout = timeout
+        self.transport: asyncio.BaseTransport | None = None
+        self.peer: tuple[Any, ...] | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.tls = False
+        self._on_made = on_made
+        self._buffers: list[bytearray] = []
+        self._current = 0
+        self._filled = 0
+        self._eof = False
+        self._lost = False
+        self._error: BaseException | None = None
+        self._reading_paused = False
+        self._writing_paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[None] | None = None
+
+    # --- protocol callbacks -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        self._closed = asyncio.get_running_loop().create_future()
+        # Nothing is read until someone asks: a TLS handshake may follow, and a RETR
+        # never reads at all.
+        self._pause_reading()
+        if self._on_made is not None:
+            self._on_made(self)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if not self._buffers:
+            self._buffers = [bytearray(self.block_size), bytearray(self.block_size)]
+        return memoryview(self._buffers[self._current])[self._filled:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._filled += nbytes
+        self.bytes_in += nbytes
+        if self._filled >= len(self._buffers[self._current]):
+            self._pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        if exc is not None and not self._eof:
+            self._error = exc
+        self._wake()
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake()
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            if self.timeout is None:
+                await self._waiter
+            else:
+                async with asyncio.timeout(self.timeout):
+                    await self._waiter
+        finally:
+            self._waiter = None
+
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if not self._reading_paused and isinstance(transport, asyncio.ReadTransport) \
+                and not transport.is_closing():
+            transport.pause_reading()
+            self._reading_paused = True
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if self._reading_paused and isinstance(transport, asyncio.ReadTransport) \
+                and not transport.is_closing():
+            transport.resume_reading()
+            self._reading_paused = False
+
+    def _raise_if_lost(self) -> None:
+        if self._error is not None:
+            raise ConnectionResetError(f"data connection lost: {self._error}") from self._error
+        if self._lost:
+            raise ConnectionAbortedError("data connection closed")
+
+    def use_transport(self, transport: asyncio.BaseTransport, *, tls: bool) -> None:
+        """Switch to *transport* (the TLS transport returned by ``loop.start_tls``)."""
+        self.transport = transport
+        self.tls = tls
+        self._reading_paused = False
+
+    @property
+    def is_lost(self) -> bool:
+        return self._lost
+
+    # --- receiving ----------------------------------------------------------------------
+
+    async def receive(self) -> memoryview:
+        """The next block received; empty when the peer finished sending cleanly.
+
+        The view stays valid until the next call.
+        """
+        while self._filled == 0:
+            if self._eof:
+                return memoryview(b"")
+            if self._lost:
+                self._raise_if_lost()
+            self._resume_reading()
+            await self._wait()
+        buffer = self._buffers[self._current]
+        count = self._filled
+        self._current ^= 1
+        self._filled = 0
+        if not self._eof:
+            self._resume_reading()
+        return memoryview(buffer)[:count]
+
+    # --- sending ------------------------------------------------------------------------
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue *data* for sending (raises if the connection is gone)."""
+        self._raise_if_lost()
+        transport = self.transport
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(data)
+        self.bytes_out += len(data)
+
+    async def drain(self) -> None:
+        """Wait while the transport holds more than its high-water mark."""
+        while self._writing_paused:
+            self._raise_if_lost()
+            await self._wait()
+        self._raise_if_lost()
+
+    async def flush(self) -> None:
+        """Wait until every queued byte has been handed to the kernel."""
+        transport = self.transport
+        if not isinstance(transport, asyncio.WriteTransport):
+            return
+        if transport.get_write_buffer_size():
+            transport.set_write_buffer_limits(high=0)
+            try:
+                while transport.get_write_buffer_size() and not self._lost:
+                    self._writing_paused = True
+                    await self.drain()
+            finally:
+                if not transport.is_closing():
+                    transport.set_write_buffer_limits()
+        self._raise_if_lost()
+
+    async def sendfile(self, fd: int, offset: int, count: int | None) -> int:
+        """Send *count* bytes (all when ``None``) of *fd* from *offset*; returns bytes sent."""
+        transport = self.transport
+        assert isinstance(transport, asyncio.WriteTransport)
+        loop = asyncio.get_running_loop()
+        self._raise_if_lost()
+        if self.timeout is None:
+            sent = await loop.sendfile(transport, FdFile(fd), offset, count)
+        else:
+            async with asyncio.timeout(self.timeout):
+                sent = await loop.sendfile(transport, FdFile(fd), offset, count)
+        self.bytes_out += sent
+        return sent
+
+    # --- closing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close gracefully (queued data is still sent; TLS sends close_notify)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection now."""
+        transport = self.transport
+        if transport is None:
+            return
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.abort()
+        else:
+            transport.close()
+
+    async def wait_closed(self, timeout: float | None = None) -> None:
+        if self._closed is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._closed)
+        except TimeoutError:
+            self.abort()
+
+    # --- aioftp-style stream API ----------------------------------------------------------
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.send(data)
+        await self.drain()
+
+    async def read(self, count: int = -1) -> bytes:
+        if count == 0:
+            return b""
+        view = await self.receive()
+        data = bytes(view)
+        if 0 < count < len(data):
+            # Put the rest back in front of the buffer the next receive() returns.
+            rest = data[count:]
+            data = data[:count]
+            self._unread(rest)
+        return data
+
+    def _unread(self, rest: bytes) -> None:
+        if not self._buffers:
+            self._buffers = [bytearray(self.block_size), bytearray(self.block_size)]
+        # ``receive`` swapped buffers; prepend *rest* to what the current one holds.
+        current = self._buffers[self._current]
+        pending = bytes(current[:self._filled])
+        merged = rest + pending
+        if len(merged) > len(current):
+            current.extend(b"\x00" * (len(merged) - len(current)))
+        current[:len(merged)] = merged
+        self._filled = len(merged)
+
+    async def readexactly(self, count: int) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < count:
+            block = await self.read(count - len(chunks))
+            if not block:
+                raise asyncio.IncompleteReadError(bytes(chunks), count)
+            chunks += block
+        return bytes(chunks)
+
+    async def iter_by_block(self, count: int | None = None) -> AsyncIterator[bytes]:
+        while True:
+            block = await self.read(count or -1)
+            if not block:
+                return
+            yield block
+
+    async def __aenter__(self) -> DataChannel:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            try:
+                await self.flush()
+            except ConnectionError:
+                pass
+            self.close()
+        else:
+            self.abort()

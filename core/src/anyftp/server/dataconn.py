@@ -1,0 +1,271 @@
+"""Setting up data connections: passive listeners, active connects, the port pool.
+
+A session's :class:`DataConnector` holds what the last PASV/EPSV or PORT/EPRT asked for
+and turns it into a :class:`~anyftp.server.datachannel.DataChannel` when a transfer
+starts (:meth:`DataConnector.open`):
+
+* passive: a listener on the control connection's local address, on a port from the
+  server's :class:`PortPool` (or any port). Only a connection from the control
+  connection's peer address is accepted; others are dropped and logged. The listener
+  closes after the first good connection.
+* active: a connection to the address PORT/EPRT named, which must be the control
+  connection's peer (no FTP bounce), made when the transfer starts.
+
+With PROT P the channel is wrapped in TLS (server side, see :mod:`.tls`) before use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ipaddress
+import logging
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..errors import NoAvailablePort
+from .datachannel import DataChannel
+from .tls import start_tls_data
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ("PortPool", "DataConnector", "DataConnectionError", "same_host", "plain_host")
+
+logger = logging.getLogger("anyftp.server")
+
+
+class DataConnectionError(ConnectionError):
+    """No data connection could be made (reply 425)."""
+
+
+def plain_host(host: str) -> str:
+    """*host* with an IPv4-mapped IPv6 form (``::ffff:1.2.3.4``) unwrapped and scope dropped."""
+    host = host.split("%", 1)[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def same_host(a: str, b: str) -> bool:
+    return plain_host(a) == plain_host(b)
+
+
+class PortPool:
+    """Ports passive listeners may use (``None``: any port the OS gives)."""
+
+    def __init__(self, ports: Iterable[int] | None = None) -> None:
+        self._free: collections.deque[int] | None = (
+            None if ports is None else collections.deque(dict.fromkeys(ports)))
+
+    def bind(self, host: str) -> socket.socket:
+        """A listening socket on *host*, port from the pool; NoAvailablePort if none."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if self._free is None:
+            return _listen(family, host, 0)
+        for _ in range(len(self._free)):
+            port = self._free.popleft()
+            try:
+                return _listen(family, host, port)
+            except OSError:
+                self._free.append(port)
+        raise NoAvailablePort("no free port left in the passive port range")
+
+    def release(self, port: int) -> None:
+        if self._free is not None and port not in self._free:
+            self._free.append(port)
+
+    @property
+    def limited(self) -> bool:
+        return self._free is not None
+
+
+def _listen(family: int, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(8)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class DataConnector:
+    """The data-connection state of one session (see module docstring)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._listener: asyncio.AbstractServer | None = None
+        self._listener_port: int | None = None
+        self._future: asyncio.Future[DataChannel] | None = None
+        self._target: tuple[str, int] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def configured(self) -> bool:
+        """Whether a PASV/EPSV/PORT/EPRT is waiting to be used by a transfer."""
+        return self._future is not None or self._target is not None
+
+    # --- passive ------------------------------------------------------------------------
+
+    async def listen(self) -> tuple[str, int]:
+        """Open a passive listener; returns the host and port it listens on."""
+        self.reset()
+        session = self.session
+        server = session.server
+        host = plain_host(session.local_host)
+        sock = server.port_pool.bind(host)
+        port = sock.getsockname()[1]
+        loop = asyncio.get_running_loop()
+        try:
+            listener = await loop.create_server(self._make_channel, sock=sock)
+        except BaseException:
+            sock.close()
+            server.port_pool.release(port)
+            raise
+        self._listener = listener
+        self._listener_port = port
+        self._future = loop.create_future()
+        session.connection.passive_server = listener
+        session.connection.passive_server_port = port
+        return host, port
+
+    def _make_channel(self) -> DataChannel:
+        session = self.session
+        return DataChannel(session.server.block_size, self._accepted,
+                           timeout=session.server.socket_timeout)
+
+    def _accepted(self, channel: DataChannel) -> None:
+        session = self.session
+        peer_host = str(channel.peer[0]) if channel.peer else ""
+        if not same_host(peer_host, session.client_host):
+            logger.warning("refused data connection from %s (control peer is %s)",
+                           peer_host, session.client_host)
+            channel.abort()
+            return
+        future = self._future
+        if future is None or future.done():
+            channel.abort()
+            return
+        self._close_listener()
+        context = session.data_tls_context()
+        if context is None:
+            self._deliver(future, channel)
+            return
+        task = asyncio.ensure_future(self._secure(future, channel, context))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _secure(self, future: asyncio.Future[DataChannel], channel: DataChannel,
+                      context: ssl.SSLContext) -> None:
+        server = self.session.server
+        try:
+            await start_tls_data(channel, context, handshake_timeout=server.socket_timeout,
+                                 require_session_reuse=server.require_tls_session_reuse)
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
+            channel.abort()
+            if not future.done():
+                future.set_exception(DataConnectionError(f"TLS on data connection failed: "
+                                                         f"{exc}"))
+            return
+        self._deliver(future, channel)
+
+    def _deliver(self, future: asyncio.Future[DataChannel], channel: DataChannel) -> None:
+        if future.done():
+            channel.abort()
+            return
+        future.set_result(channel)
+        self.session.connection.data_connection = channel
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._listener_port is not None:
+            self.session.server.port_pool.release(self._listener_port)
+            self._listener_port = None
+        self.session.connection.pop("passive_server", None)
+
+    # --- active -------------------------------------------------------------------------
+
+    def set_active(self, host: str, port: int) -> None:
+        self.reset()
+        self._target = (host, port)
+
+    # --- use ----------------------------------------------------------------------------
+
+    async def open(self) -> DataChannel:
+        """The data connection for the next transfer (consumes the PASV/PORT setting)."""
+        session = self.session
+        server = session.server
+        future, target = self._future, self._target
+        self._future = None
+        self._target = None
+        try:
+            if future is not None:
+                try:
+                    async with asyncio.timeout(server.wait_future_timeout):
+                        channel = await asyncio.shield(future)
+                except TimeoutError:
+                    raise DataConnectionError("no data connection arrived in time") from None
+            elif target is not None:
+                channel = await self._connect(*target)
+            else:
+                raise DataConnectionError("use PASV, EPSV, PORT or EPRT first")
+        finally:
+            self._close_listener()
+            if future is not None and not future.done():
+                future.cancel()
+        session.connection.pop("data_connection", None)
+        return channel
+
+    async def _connect(self, host: str, port: int) -> DataChannel:
+        session = self.session
+        server = session.server
+        loop = asyncio.get_running_loop()
+        local = plain_host(session.local_host)
+        try:
+            async with asyncio.timeout(server.socket_timeout or 30):
+                _, channel = await loop.create_connection(
+                    lambda: DataChannel(server.block_size, timeout=server.socket_timeout),
+                    host, port, local_addr=(local, 0))
+        except (OSError, TimeoutError) as exc:
+            raise DataConnectionError(f"can not connect to {host}:{port}: {exc}") from None
+        context = session.data_tls_context()
+        if context is not None:
+            try:
+                await start_tls_data(channel, context, handshake_timeout=server.socket_timeout,
+                                     require_session_reuse=server.require_tls_session_reuse)
+            except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
+                channel.abort()
+                raise DataConnectionError(f"TLS on data connection failed: {exc}") from None
+        return channel
+
+    def reset(self) -> None:
+        """Forget any pending data-connection setup, closing what it opened."""
+        self._close_listener()
+        future = self._future
+        self._future = None
+        self._target = None
+        if future is not None:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result().abort()
+            elif not future.done():
+                future.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        pending = self.session.connection.pop("data_connection", None)
+        if pending is not None and pending.done() and not pending.cancelled() \
+                and pending.exception() is None:
+            channel = pending.result()
+            if isinstance(channel, DataChannel):
+                channel.abort()

@@ -1,0 +1,76 @@
+"""Login and logout: USER, PASS, QUIT.
+
+A failed login is answered only after ``login_failure_delay`` seconds, and the session is
+closed (421) after ``max_login_attempts`` failures, which makes password guessing slow.
+The per-user connection limit is checked when the login completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..commands import CommandSpec, CommandTable
+from ..session import CloseSession, Session
+from ..users import GetUserResponse
+
+
+async def user(session: Session, argument: str) -> None:
+    if session.logged or session.pending_user is not None or session.user is not None:
+        await session.logout()
+    manager = session.server.user_manager
+    async with asyncio.timeout(manager.timeout):
+        state, found, info = await manager.get_user(argument)
+    if found is None or state == GetUserResponse.ERROR:
+        await failed_login(session, info or "login incorrect")
+        return
+    if state == GetUserResponse.OK:
+        await session.complete_login(found)
+        await session.reply("230", info or "logged in")
+        return
+    session.identify(found)
+    await session.reply("331", info or "password required")
+
+
+async def pass_(session: Session, argument: str) -> None:
+    if session.logged:
+        await session.reply("503", "already logged in")
+        return
+    pending = session.pending_user
+    if pending is None:
+        await session.reply("503", "bad sequence of commands: send USER first")
+        return
+    manager = session.server.user_manager
+    async with asyncio.timeout(manager.timeout):
+        ok = await manager.authenticate(pending, argument)
+    if not ok:
+        session.pending_user = None
+        session.connection.pop("user", None)
+        await failed_login(session, "login incorrect")
+        return
+    await session.complete_login(pending)
+    await session.reply("230", "logged in")
+
+
+async def failed_login(session: Session, info: str) -> None:
+    server = session.server
+    session.login_failures += 1
+    if server.login_failure_delay:
+        await asyncio.sleep(server.login_failure_delay)
+    if server.max_login_attempts and session.login_failures >= server.max_login_attempts:
+        await session.reply("421", "too many failed login attempts, closing connection")
+        raise CloseSession
+    await session.reply("530", info)
+
+
+async def quit_(session: Session, argument: str) -> None:
+    await session.reply("221", "goodbye")
+    raise CloseSession
+
+
+def register(table: CommandTable) -> None:
+    table.add(CommandSpec("USER", login=False, argument="required", syntax="<name>",
+                          help="identify the user"), user)
+    table.add(CommandSpec("PASS", login=False, syntax="<password>",
+                          help="give the password"), pass_)
+    table.add(CommandSpec("QUIT", login=False, before_auth=True, argument="forbidden",
+                          help="end the session"), quit_)

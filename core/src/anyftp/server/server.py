@@ -1,0 +1,387 @@
+"""The FTP/FTPS server: configuration, listener, connection limits, shared resources.
+
+:class:`Server` follows the seeds' server tutorial (``Server(users, path_io_factory=...,
+maximum_connections=..., *_speed_limit*=..., *_timeout=...)``, ``start``, ``close``,
+``wait_closed``) and adds FTPS, connection limits per address, login throttling, a
+passive port range with a masquerade address, backend selection by name with options,
+and command plugins. Each connection is served by a :class:`~.session.Session`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import keyword
+import logging
+import ssl as ssl_module
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from pathlib import PurePath, PurePosixPath
+from typing import Any
+
+from ..common import StreamThrottle
+from ..pathio import DEFAULT_BLOCK_SIZE, AbstractPathIO
+from ..protocol.framing import MAX_LINE_LENGTH
+from ..protocol.mlsx import DEFAULT_FACTS
+from ..protocol.replies import format_reply
+from ..registry import backend_class_of, get_plugin_manager, load_plugin, resolve_backend
+from .commands import CommandTable
+from .connection import Connection
+from .dataconn import PortPool, plain_host
+from .handlers import default_table
+from .paths import normalise, normalise_base, real_path
+from .session import Session
+from .tls import guard_tickets
+from .users import AbstractUserManager, MemoryUserManager, User
+
+__all__ = ("Server",)
+
+logger = logging.getLogger("anyftp.server")
+
+
+class _Closing:
+    """What :meth:`Server.close` returns: awaiting it waits until the server closed."""
+
+    __slots__ = ("_server",)
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._server.wait_closed().__await__()
+
+
+class Server:
+    """An FTP server (see the seeds' server tutorial for the basic arguments).
+
+    :param users: a sequence of :class:`~.users.User` or a user manager; default: one
+        anonymous user with read/write permission on the current directory.
+    :param path_io_factory: the storage backend: an ``AbstractPathIO`` subclass or the
+        name of an installed backend (``"local"``, ``"memory"``, ``"s3"``...).
+    :param path_io_options: options for the backend's shared state (its ``create_state``).
+    :param block_size: bytes per storage read/network write in transfers.
+    :param socket_timeout: bound on each network read/write (seconds).
+    :param idle_timeout: how long a client may stay silent between commands.
+    :param wait_future_timeout: how long a transfer waits for its data connection.
+    :param path_timeout: bound on each storage call.
+    :param maximum_connections: connections served at once (421 beyond).
+    :param maximum_connections_per_address: connections from one client address.
+    :param read_speed_limit: bytes/s for all uploads together (and the other three
+        limits: ``write_speed_limit`` for downloads, ``*_per_connection`` per session).
+    :param masquerade_address: IPv4 address announced in PASV replies (behind NAT);
+        ``ipv4_pasv_forced_response_address`` is aioftp's name for it.
+    :param data_ports: ports passive listeners may use (default: any).
+    :param ssl: an SSL context for *implicit* FTPS (TLS from the first byte).
+    :param auth_tls: an SSL context offered through ``AUTH TLS`` (explicit FTPS).
+    :param require_tls: refuse login until the control connection is protected.
+    :param require_tls_data: refuse transfers over clear data connections.
+    :param require_tls_session_reuse: refuse TLS data connections that do not resume the
+        control connection's TLS session.
+    :param max_line_length: longest command line accepted.
+    :param login_failure_delay: seconds before answering a failed login.
+    :param max_login_attempts: failed logins after which the connection is closed.
+    :param plugins: plugin names (entry points of group ``anyftp.plugins``) or plugin
+        objects whose ``anyftp_register_commands`` hooks add commands.
+    """
+
+    def __init__(
+        self,
+        users: Sequence[User] | AbstractUserManager | None = None,
+        *,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        socket_timeout: float | None = 60.0,
+        idle_timeout: float | None = 300.0,
+        wait_future_timeout: float | None = 10.0,
+        path_timeout: float | None = None,
+        path_io_factory: Any = "local",
+        path_io_options: dict[str, Any] | None = None,
+        maximum_connections: int | None = None,
+        maximum_connections_per_address: int | None = None,
+        read_speed_limit: int | None = None,
+        write_speed_limit: int | None = None,
+        read_speed_limit_per_connection: int | None = None,
+        write_speed_limit_per_connection: int | None = None,
+        ipv4_pasv_forced_response_address: str | None = None,
+        masquerade_address: str | None = None,
+        data_ports: Iterable[int] | None = None,
+        encoding: str = "utf-8",
+        ssl: ssl_module.SSLContext | None = None,
+        auth_tls: ssl_module.SSLContext | None = None,
+        require_tls: bool = False,
+        require_tls_data: bool = False,
+        require_tls_session_reuse: bool = False,
+        welcome_message: str = "welcome",
+        system_type: str = "UNIX Type: L8",
+        max_line_length: int = MAX_LINE_LENGTH,
+        login_failure_delay: float = 1.0,
+        max_login_attempts: int | None = 3,
+        plugins: Iterable[str | object] = (),
+        mlst_facts: Iterable[str] = DEFAULT_FACTS,
+    ) -> None:
+        if isinstance(users, AbstractUserManager):
+            self.user_manager: AbstractUserManager = users
+        else:
+            self.user_manager = MemoryUserManager(users)
+        self.block_size = block_size
+        self.socket_timeout = socket_timeout
+        self.idle_timeout = idle_timeout
+        self.wait_future_timeout = wait_future_timeout
+        self.path_timeout = path_timeout
+        self.path_io_factory = resolve_backend(path_io_factory)
+        self.backend_class: type[AbstractPathIO] = backend_class_of(self.path_io_factory)
+        self.path_io_options = dict(path_io_options or {})
+        self._backend_state: Any = self.backend_class.create_state(**self.path_io_options)
+        self.maximum_connections = maximum_connections
+        self.maximum_connections_per_address = maximum_connections_per_address
+        self.throttle = StreamThrottle.from_limits(read_speed_limit, write_speed_limit)
+        self.throttle_per_connection = StreamThrottle.from_limits(
+            read_speed_limit_per_connection, write_speed_limit_per_connection)
+        self.masquerade_address = masquerade_address or ipv4_pasv_forced_response_address
+        self.port_pool = PortPool(data_ports)
+        self.encoding = encoding
+        self.ssl = ssl
+        self.auth_tls = auth_tls if ssl is None else None
+        self.require_tls = require_tls and ssl is None
+        self.require_tls_data = require_tls_data
+        self.require_tls_session_reuse = require_tls_session_reuse
+        if (require_tls or require_tls_data) and self.tls_context is None:
+            raise ValueError("require_tls / require_tls_data need ssl= or auth_tls=")
+        if self.tls_context is not None:
+            guard_tickets(self.tls_context)
+        self.welcome_message = welcome_message
+        self.system_type = system_type
+        self.max_line_length = max_line_length
+        self.login_failure_delay = login_failure_delay
+        self.max_login_attempts = max_login_attempts
+        self.mlst_facts = tuple(mlst_facts)
+        self.commands = self.build_commands(plugins)
+        self.server: asyncio.AbstractServer | None = None
+        self.sessions: set[Session] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._per_address: collections.Counter[str] = collections.Counter()
+        self._per_user: collections.Counter[int] = collections.Counter()
+        self._user_throttles: dict[int, StreamThrottle] = {}
+        self._closed: asyncio.Event | None = None
+        self._state_closed = False
+        self._legacy_cache: dict[str, str | None] = {}
+
+    # --- configuration helpers ----------------------------------------------------------
+
+    @property
+    def tls_context(self) -> ssl_module.SSLContext | None:
+        """The context used for TLS (implicit or explicit), if any."""
+        return self.ssl or self.auth_tls
+
+    def build_commands(self, plugins: Iterable[str | object] = ()) -> CommandTable:
+        """The command table: built-in commands plus what *plugins* register."""
+        table = default_table()
+        manager = get_plugin_manager()
+        for plugin in plugins:
+            if isinstance(plugin, str):
+                plugin = load_plugin(plugin)
+            elif not manager.is_registered(plugin):
+                manager.register(plugin)
+            for impl in manager.hook.anyftp_register_commands.get_hookimpls():
+                if impl.plugin is plugin:
+                    impl.function(table=table)
+        return table
+
+    def legacy_command(self, name: str) -> Callable[..., Awaitable[Any]] | None:
+        """An aioftp-style method a subclass defines for command *name*, if any."""
+        if name not in self._legacy_cache:
+            self._legacy_cache[name] = self._find_legacy(name)
+        attribute = self._legacy_cache[name]
+        if attribute is None:
+            return None
+        method: Callable[..., Awaitable[Any]] = getattr(self, attribute)
+        return method
+
+    def _find_legacy(self, name: str) -> str | None:
+        if not name.isalpha():
+            return None
+        attribute = name.lower()
+        candidates = (attribute + "_", attribute) if keyword.iskeyword(attribute) \
+            else (attribute, attribute + "_")
+        for klass in type(self).__mro__:
+            if klass is Server:
+                return None
+            for candidate in candidates:
+                if candidate in Server.__dict__ or candidate.startswith("_"):
+                    continue  # the server's own machinery is never a command
+                if candidate in klass.__dict__ and inspect.iscoroutinefunction(
+                        getattr(self, candidate, None)):
+                    return candidate
+        return None
+
+    def legacy_command_names(self) -> list[str]:
+        """Commands added by aioftp-style methods of subclasses (for HELP)."""
+        names = set()
+        for klass in type(self).__mro__:
+            if klass is Server:
+                break
+            for attribute in klass.__dict__:
+                command = attribute.rstrip("_").upper()
+                if command.isalpha() and self.legacy_command(command) is not None:
+                    names.add(command)
+        return sorted(names - set(self.commands.names()))
+
+    # --- storage -------------------------------------------------------------------------
+
+    def make_path_io(self, user: User, connection: Connection) -> tuple[PurePath,
+                                                                         AbstractPathIO]:
+        """The user's base path and a backend instance rooted there."""
+        base = normalise_base(user.base_path, self.backend_class.path_class)
+        factory: Any = self.path_io_factory
+        try:
+            path_io = factory(timeout=self.path_timeout, connection=connection,
+                              state=self._backend_state, root=base)
+        except TypeError:
+            # A factory written for aioftp's signature.
+            path_io = factory(timeout=self.path_timeout, connection=connection)
+        return base, path_io
+
+    @staticmethod
+    def get_paths(connection: Connection, path: str | PurePosixPath
+                  ) -> tuple[PurePath, PurePosixPath]:
+        """``(real path, virtual path)`` of *path* for the session behind *connection*."""
+        session: Session = connection.session
+        virtual = normalise(session.cwd, str(path) or ".")
+        return real_path(session.base_path, virtual), virtual
+
+    # --- limits and shared throttles --------------------------------------------------------
+
+    def admit(self, session: Session) -> str | None:
+        """Count a new session; the reason to refuse it (421), or None."""
+        if self.maximum_connections is not None and \
+                len(self.sessions) >= self.maximum_connections:
+            return "too many connections, try again later"
+        address = session.client_host
+        limit = self.maximum_connections_per_address
+        if limit is not None and self._per_address[address] >= limit:
+            return f"too many connections from {address}"
+        self.sessions.add(session)
+        self._per_address[address] += 1
+        return None
+
+    def session_ended(self, session: Session) -> None:
+        if session in self.sessions:
+            self.sessions.discard(session)
+            address = session.client_host
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
+
+    def user_joined(self, user: User) -> bool:
+        limit = user.maximum_connections
+        key = id(user)
+        if limit is not None and self._per_user[key] >= limit:
+            return False
+        self._per_user[key] += 1
+        return True
+
+    def user_left(self, user: User) -> None:
+        key = id(user)
+        self._per_user[key] -= 1
+        if self._per_user[key] <= 0:
+            del self._per_user[key]
+
+    def user_throttle(self, user: User) -> StreamThrottle:
+        """The throttle shared by all sessions of *user*."""
+        key = id(user)
+        throttle = self._user_throttles.get(key)
+        if throttle is None:
+            throttle = StreamThrottle.from_limits(user.read_speed_limit,
+                                                  user.write_speed_limit)
+            self._user_throttles[key] = throttle
+        return throttle
+
+    # --- serving ---------------------------------------------------------------------------
+
+    async def start(self, host: str | None = None, port: int = 0, **kwargs: Any) -> None:
+        """Start listening on *host* (all interfaces when None) and *port* (0: any)."""
+        if inspect.isawaitable(self._backend_state):
+            self._backend_state = await self._backend_state
+        self._closed = asyncio.Event()
+        self.server = await asyncio.start_server(self._serve_client, host, port,
+                                                 ssl=self.ssl, **kwargs)
+        host_, port_ = self.address
+        logger.info("serving on %s:%s (backend %s)", host_, port_, self.backend_class.__name__)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` of the first listening socket."""
+        if self.server is None or not self.server.sockets:
+            raise RuntimeError("server is not started")
+        name = self.server.sockets[0].getsockname()
+        return plain_host(str(name[0])), int(name[1])
+
+    @property
+    def server_host(self) -> str:
+        return self.address[0]
+
+    @property
+    def server_port(self) -> int:
+        if self.server is None or not self.server.sockets:
+            return 0
+        return self.address[1]
+
+    async def serve_forever(self) -> None:
+        """Wait until :meth:`close` is called (the server serves meanwhile)."""
+        if self._closed is None:
+            raise RuntimeError("server is not started")
+        await self._closed.wait()
+
+    async def run(self, host: str | None = None, port: int = 0, **kwargs: Any) -> None:
+        """:meth:`start`, then serve until closed."""
+        await self.start(host, port, **kwargs)
+        try:
+            await self.serve_forever()
+        finally:
+            await self.close()
+
+    async def _serve_client(self, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            session = Session(self, reader, writer)
+            await session.run()
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    def close(self) -> _Closing:
+        """Stop listening and end every session. Await the result (or
+        :meth:`wait_closed`) to wait until all is closed."""
+        if self.server is not None:
+            self.server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._closed is not None:
+            self._closed.set()
+        return _Closing(self)
+
+    async def wait_closed(self) -> None:
+        """Wait until the listener and every session are closed, then release storage."""
+        if self.server is not None:
+            await self.server.wait_closed()
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        if not self._state_closed:
+            self._state_closed = True
+            await self.backend_class.close_state(self._backend_state)
+
+    async def write_response(self, stream: Any, *args: Any, **kwargs: Any) -> None:
+        """Write a reply to a stream (aioftp's helper; old ``(reader, writer, code,
+        info)`` calls work too)."""
+        if isinstance(stream, asyncio.StreamReader):
+            stream, *args = args
+        code, *rest = args
+        lines = rest[0] if rest else kwargs.get("lines", kwargs.get("info", ""))
+        data = format_reply(str(code), lines).encode(self.encoding)
+        writer = getattr(stream, "writer", stream)
+        writer.write(data)
+        async with asyncio.timeout(self.socket_timeout):
+            await writer.drain()

@@ -1,0 +1,495 @@
+"""One control connection: reading commands, enforcing the table, replying.
+
+The session reads bytes, frames them into bounded lines (:mod:`anyftp.protocol.framing`),
+looks each command up (an aioftp-style method of a ``Server`` subclass first, then the
+:class:`~anyftp.server.commands.CommandTable`), checks what the table says the command
+needs (login, TLS, argument, permission on its path), runs the handler and answers
+through :mod:`anyftp.protocol.replies`. Storage errors become replies through
+:func:`anyftp.errors.reply_for_path_error` here and only here; no failure of a command
+ends the session.
+
+Transfers run in their own task so the session keeps reading: ABOR, STAT and NOOP are
+answered while a transfer runs; any other command waits until it ends. The idle timeout
+applies only while no transfer runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import PurePath, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from ..common import StreamIO, StreamThrottle, Throttle
+from ..errors import InvalidCommand, PathIOError, reply_for_path_error
+from ..pathio import AbstractPathIO
+from ..protocol.framing import LineBuffer, parse_command
+from ..protocol.replies import format_reply
+from .connection import Connection
+from .dataconn import DataConnector, plain_host
+from .paths import BadPath, backslash_separates, normalise, real_path
+from .users import User
+
+if TYPE_CHECKING:
+    from .commands import CommandSpec, Handler
+    from .server import Server
+
+__all__ = ("Session", "CommandError", "CloseSession")
+
+logger = logging.getLogger("anyftp.server")
+
+#: Commands RFC 959 and its extensions define that this server does not implement.
+NOT_IMPLEMENTED = frozenset({
+    "ACCT", "REIN", "SMNT", "HOST", "LANG", "LPRT", "LPSV", "ADAT", "MIC", "CONF", "ENC",
+    "XSEN", "XSEM", "XMAS", "XRCP", "XRSQ", "MLFL", "MAIL", "MSND", "MSOM", "MSAM", "MRSQ",
+    "MRCP", "CSID", "CLNT", "AVBL", "DSIZ", "RMDA", "THMB", "SPSV", "MODE Z",
+})
+
+_READ_SIZE = 65536
+
+
+class CommandError(Exception):
+    """Raised by a handler to answer ``code text`` and stop."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(f"{code} {text}")
+        self.code = code
+        self.text = text
+
+
+class CloseSession(Exception):
+    """Raised to end the session after the reply already sent."""
+
+
+class Session:
+    """State and command loop of one control connection."""
+
+    def __init__(self, server: Server, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+        peer = writer.get_extra_info("peername") or ("", 0)
+        local = writer.get_extra_info("sockname") or ("", 0)
+        self.client_host = plain_host(str(peer[0]))
+        self.client_port = int(peer[1])
+        self.local_host = plain_host(str(local[0]))
+        self.local_port = int(local[1])
+        self.encoding = server.encoding
+        self.framing = LineBuffer(server.max_line_length)
+        self.lines: collections.deque[bytes] = collections.deque()
+        self.closing = False
+        self.tls_control = writer.get_extra_info("sslcontext") is not None
+        self.pbsz = self.tls_control
+        self.prot = "P" if self.tls_control else "C"
+        self.epsv_all = False
+        self.transfer_type = "I"
+        self.restart_offset = 0
+        self.rename_from: PurePosixPath | None = None
+        self.mlst_facts = list(server.mlst_facts)
+        self.login_failures = 0
+        self.pending_user: User | None = None
+        self.active: asyncio.Task[None] | None = None
+        self.active_name = ""
+        self.active_info: dict[str, Any] = {}
+        self.sent_abort_reply = False
+        self.data = DataConnector(self)
+        self.throttles: dict[str, StreamThrottle] = {
+            "server": server.throttle,
+            "connection": server.throttle_per_connection.clone(),
+        }
+        self.started = time.monotonic()
+        self._idle: asyncio.Timeout | None = None
+        self._user_counted: User | None = None
+        self._path_io: AbstractPathIO | None = None
+        self._base_path: PurePath | None = None
+        self.connection = Connection(
+            client_host=self.client_host, client_port=self.client_port,
+            server_host=self.local_host, server_port=server.server_port,
+            command_connection=StreamIO(reader, writer, read_timeout=server.idle_timeout,
+                                        write_timeout=server.socket_timeout),
+            socket_timeout=server.socket_timeout, path_timeout=server.path_timeout,
+            idle_timeout=server.idle_timeout, wait_future_timeout=server.wait_future_timeout,
+            block_size=server.block_size, path_io_factory=server.path_io_factory,
+            loop=self.loop, response=self.response, extra_workers=set(), restart_offset=0,
+            transfer_type="I", session=self,
+        )
+
+    # --- state shared with aioftp-style methods through ``connection`` --------------------
+
+    @property
+    def logged(self) -> bool:
+        return bool(self.connection.value("logged", False))
+
+    @property
+    def user(self) -> User | None:
+        user: User | None = self.connection.value("user")
+        return user
+
+    @property
+    def cwd(self) -> PurePosixPath:
+        return PurePosixPath(self.connection.value("current_directory", "/"))
+
+    @cwd.setter
+    def cwd(self, value: PurePosixPath) -> None:
+        self.connection.current_directory = value
+
+    @property
+    def path_io(self) -> AbstractPathIO:
+        """The storage of the logged-in user, rooted at its base path."""
+        if self._path_io is None:
+            user = self.user
+            if user is None:
+                raise CommandError("530", "not logged in")
+            self._base_path, self._path_io = self.server.make_path_io(user, self.connection)
+            self.connection.path_io = self._path_io
+        return self._path_io
+
+    @property
+    def base_path(self) -> PurePath:
+        self.path_io  # noqa: B018 - makes the base path
+        assert self._base_path is not None
+        return self._base_path
+
+    # --- replies ------------------------------------------------------------------------
+
+    async def reply(self, code: str, lines: str | Iterable[str] = "") -> None:
+        """Send a reply and wait (bounded by ``socket_timeout``) until it is on its way."""
+        self.response(code, lines)
+        async with asyncio.timeout(self.server.socket_timeout):
+            await self.writer.drain()
+
+    def response(self, code: str, lines: str | Iterable[str] = "", list: bool = False
+                 ) -> None:
+        """Queue a reply without waiting (aioftp's ``connection.response``)."""
+        del list  # aioftp's flag for multi-line replies; a sequence of lines does that
+        if not isinstance(lines, str):
+            lines = [str(line) for line in lines]
+        text = format_reply(str(code), lines)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s:%s <- %s", self.client_host, self.client_port, text.rstrip())
+        if self.writer.is_closing():
+            return
+        self.writer.write(text.encode(self.encoding, "replace"))
+
+    # --- paths and permissions ------------------------------------------------------------
+
+    def resolve(self, argument: str | PurePosixPath) -> PurePosixPath:
+        """The virtual path an argument names (current directory when empty)."""
+        try:
+            return normalise(self.cwd, argument or ".",
+                             refuse_backslash=backslash_separates(self.path_io.path_class))
+        except BadPath as exc:
+            raise CommandError("553", f"file name not allowed: {exc}") from None
+
+    def real(self, virtual: PurePosixPath) -> PurePath:
+        """The backend path of *virtual*."""
+        return real_path(self.base_path, virtual)
+
+    def permitted(self, virtual: PurePosixPath, need: str) -> bool:
+        user = self.user
+        if user is None:
+            return False
+        permission = user.permission_for(virtual)
+        return bool(permission.readable if need == "read" else permission.writable)
+
+    def require(self, virtual: PurePosixPath, need: str) -> None:
+        if not self.permitted(virtual, need):
+            raise CommandError("550", "permission denied")
+
+    # --- TLS and throttles --------------------------------------------------------------
+
+    def data_tls_context(self) -> ssl.SSLContext | None:
+        if self.prot != "P":
+            return None
+        return self.server.tls_context
+
+    def limited(self, direction: str) -> list[Throttle]:
+        """The throttles with a limit for *direction* (``read``: uploads, ``write``)."""
+        found = []
+        for pair in self.throttles.values():
+            throttle: Throttle = getattr(pair, direction)
+            if throttle.limit is not None:
+                found.append(throttle)
+        return found
+
+    # --- login bookkeeping ------------------------------------------------------------------
+
+    async def logout(self) -> None:
+        """Forget the current user (USER again, or the session ends)."""
+        user = self.user
+        if self._user_counted is not None:
+            self.server.user_left(self._user_counted)
+            self._user_counted = None
+        if user is not None:
+            try:
+                async with asyncio.timeout(self.server.user_manager.timeout):
+                    await self.server.user_manager.notify_logout(user)
+            except Exception:
+                logger.exception("user manager failed on logout")
+        self.connection.pop("user", None)
+        self.connection.pop("logged", None)
+        self.connection.pop("path_io", None)
+        self._path_io = None
+        self._base_path = None
+        self.throttles.pop("user", None)
+        self.throttles.pop("user_connection", None)
+        self.pending_user = None
+
+    def identify(self, user: User) -> None:
+        self.connection.user = user
+        self.pending_user = user
+
+    async def complete_login(self, user: User) -> bool:
+        """Log *user* in, if its connection limit allows; False after a 421."""
+        if not self.server.user_joined(user):
+            await self.reply("421", f"too many connections for {user.login or 'anonymous'}")
+            raise CloseSession
+        self._user_counted = user
+        self.connection.user = user
+        self.connection.logged = True
+        self.pending_user = None
+        self.cwd = user.home_path
+        self.throttles["user"] = self.server.user_throttle(user)
+        self.throttles["user_connection"] = StreamThrottle.from_limits(
+            user.read_speed_limit_per_connection, user.write_speed_limit_per_connection)
+        self.path_io  # noqa: B018 - make the storage now, so errors show at login
+        logger.info("%s:%s logged in as %s", self.client_host, self.client_port,
+                    user.login or "anonymous")
+        return True
+
+    # --- the command loop -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the connection until QUIT, EOF, idle timeout or server close."""
+        set_socket_options(self.writer)
+        logger.info("session opened from %s:%s", self.client_host, self.client_port)
+        try:
+            refusal = self.server.admit(self)
+            if refusal:
+                await self.reply("421", refusal)
+                return
+            await self.reply("220", self.server.welcome_message)
+            while not self.closing:
+                line = await self._next_line()
+                if line is None:
+                    break
+                await self._handle(line)
+        except CloseSession:
+            pass
+        except TimeoutError:
+            await self._try_reply("421", "idle timeout, closing control connection")
+        except (ConnectionError, ssl.SSLError, InvalidCommand, OSError) as exc:
+            if isinstance(exc, InvalidCommand):
+                await self._try_reply("500", f"{exc}; closing control connection")
+            else:
+                logger.debug("control connection from %s:%s failed: %s", self.client_host,
+                             self.client_port, exc)
+        except asyncio.CancelledError:
+            await self._try_reply("421", "server shutting down")
+            raise
+        finally:
+            await self._cleanup()
+
+    async def _try_reply(self, code: str, text: str) -> None:
+        try:
+            async with asyncio.timeout(1):
+                await self.reply(code, text)
+        except Exception:
+            pass
+
+    async def _next_line(self) -> bytes | None:
+        while not self.lines:
+            idle = None if self.transfer_running else self.server.idle_timeout
+            async with asyncio.timeout(idle) as timer:
+                self._idle = timer
+                try:
+                    data = await self.reader.read(_READ_SIZE)
+                finally:
+                    self._idle = None
+            if not data:
+                return None
+            self.lines.extend(self.framing.feed(data))
+        return self.lines.popleft()
+
+    @property
+    def transfer_running(self) -> bool:
+        return self.active is not None and not self.active.done()
+
+    def _transfer_done(self, task: asyncio.Task[None]) -> None:
+        if self.active is task:
+            self.active = None
+        timer = self._idle
+        idle = self.server.idle_timeout
+        if timer is not None and idle is not None and timer.when() is None:
+            timer.reschedule(self.loop.time() + idle)
+
+    async def _handle(self, line: bytes) -> None:
+        try:
+            name, argument = parse_command(line, self.encoding)
+        except InvalidCommand as exc:
+            await self.reply("500", f"syntax error: {exc}")
+            return
+        if logger.isEnabledFor(logging.DEBUG):
+            shown = "****" if name == "PASS" else argument
+            logger.debug("%s:%s -> %s %s", self.client_host, self.client_port, name, shown)
+        if not name:
+            await self.reply("500", "empty command")
+            return
+        method = self.server.legacy_command(name)
+        entry = None if method is not None else self.server.commands.get(name)
+        concurrent = entry is not None and entry[0].concurrent
+        if self.transfer_running and not concurrent:
+            await asyncio.wait({self.active})  # type: ignore[arg-type]
+        keeps_restart = False
+        if method is not None:
+            if self.server.require_tls and not self.tls_control:
+                await self.reply("530", "TLS required: use AUTH TLS first")
+            else:
+                self._start_transfer(name, self._legacy(method, argument))
+        elif entry is not None:
+            spec, handler = entry
+            keeps_restart = spec.keeps_restart
+            await self._run_spec(spec, handler, argument)
+        elif name in NOT_IMPLEMENTED:
+            await self.reply("502", f"{name} not implemented")
+        else:
+            await self.reply("500", f"unknown command {name[:20]!r}")
+        if not keeps_restart:
+            self.restart_offset = 0
+
+    async def _run_spec(self, spec: CommandSpec, handler: Handler, argument: str) -> None:
+        if self.server.require_tls and not self.tls_control and not spec.before_auth:
+            await self.reply("530", "TLS required: use AUTH TLS first")
+            return
+        if spec.login and not self.logged:
+            await self.reply("530", "not logged in")
+            return
+        if spec.argument == "required" and not argument.strip():
+            await self.reply("501", f"syntax: {spec.name} {spec.syntax}".rstrip())
+            return
+        if spec.argument == "forbidden" and argument.strip():
+            await self.reply("501", f"{spec.name} takes no argument")
+            return
+        if spec.permission is not None:
+            try:
+                self.require(self.resolve(spec.path_of(argument)), spec.permission)
+            except CommandError as exc:
+                await self.reply(exc.code, exc.text)
+                return
+        if spec.transfer:
+            self._start_transfer(spec.name, self.guard(handler(self, argument)))
+        else:
+            await self.guard(handler(self, argument))
+
+    def _start_transfer(self, name: str, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            await work
+
+        self.sent_abort_reply = False
+        self.active_name = name
+        self.active_info = {}
+        task = asyncio.ensure_future(run())
+        self.active = task
+        task.add_done_callback(self._transfer_done)
+
+    async def guard(self, work: Awaitable[None]) -> None:
+        """Run a handler; turn its failures into replies. The session always goes on."""
+        try:
+            await work
+        except CommandError as exc:
+            await self.reply(exc.code, exc.text)
+        except PathIOError as exc:
+            code, text = reply_for_path_error(exc)
+            logger.debug("storage error: %s", exc)
+            await self.reply(code, text)
+        except (CloseSession, asyncio.CancelledError):
+            raise
+        except (ConnectionError, ssl.SSLError) as exc:
+            if self.writer.is_closing():
+                raise
+            logger.debug("connection error in handler: %s", exc)
+            await self.reply("426", "connection closed; transfer aborted")
+        except Exception:
+            logger.exception("command failed on session %s:%s", self.client_host,
+                             self.client_port)
+            await self.reply("451", "internal error; command not done")
+
+    async def _legacy(self, method: Callable[..., Awaitable[Any]], argument: str) -> None:
+        """Run an aioftp-style ``async def name(self, connection, rest)`` method."""
+        try:
+            result = await method(self.connection, argument)
+        except PathIOError as exc:
+            self.response(*reply_for_path_error(exc))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("command method %s failed", getattr(method, "__name__", method))
+            self.response("451", "internal error; command not done")
+            return
+        if isinstance(result, tuple):
+            ok, *reply = result
+            if reply:
+                code, *info = reply
+                self.response(str(code), [str(i) for i in info] or "")
+            result = ok
+        async with asyncio.timeout(self.server.socket_timeout):
+            await self.writer.drain()
+        if result is False:
+            self.closing = True
+            self.writer.close()
+
+    async def _cleanup(self) -> None:
+        self.closing = True
+        task = self.active
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=5)
+        self.data.reset()
+        try:
+            await self.logout()
+        except Exception:
+            logger.exception("logout failed")
+        self.server.session_ended(self)
+        if not self.writer.is_closing():
+            self.writer.close()
+        try:
+            async with asyncio.timeout(2):
+                await self.writer.wait_closed()
+        except (Exception, asyncio.CancelledError):
+            pass
+        logger.info("session closed from %s:%s after %.1fs", self.client_host,
+                    self.client_port, time.monotonic() - self.started)
+
+    # --- explicit TLS -------------------------------------------------------------------
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """Upgrade the control connection (after the 234 reply went out)."""
+        if self.lines or self.framing.pending:
+            # Commands sent in clear after AUTH would be taken as protected: refuse.
+            raise CloseSession
+        async with asyncio.timeout(self.server.socket_timeout or 60):
+            await self.writer.drain()
+            await self.writer.start_tls(context)
+        self.tls_control = True
+
+
+def set_socket_options(writer: asyncio.StreamWriter) -> None:
+    """TCP_NODELAY for prompt replies; SO_OOBINLINE so an urgent ``ABOR`` stays whole."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    for level, option in ((socket.IPPROTO_TCP, socket.TCP_NODELAY),
+                          (socket.SOL_SOCKET, socket.SO_OOBINLINE)):
+        try:
+            sock.setsockopt(level, option, 1)
+        except OSError:  # pragma: no cover - e.g. a non-TCP socket
+            pass
+

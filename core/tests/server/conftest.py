@@ -1,0 +1,163 @@
+"""Fixtures for server tests: a real anyftp Server on 127.0.0.1 (port chosen by the OS),
+running in its own thread and event loop so blocking clients (ftplib) can drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import anyftp
+from anyftp.registry import available_backends
+from anyftp.server import Server
+
+TIMEOUT = 10
+
+
+class ServerThread:
+    """A Server serving from a private event loop in a daemon thread."""
+
+    def __init__(self, server: Server, host: str = "127.0.0.1") -> None:
+        self.server = server
+        self.host = host
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="anyftp-server", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self.port = 0
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.server.start(self.host, 0))
+            self.port = self.server.server_port
+        except BaseException as exc:  # pragma: no cover - reported in start()
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.server.wait_closed())
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        assert self._started.wait(TIMEOUT), "server did not start"
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run *fn* on the server's loop and return its result (awaiting coroutines)."""
+        async def runner() -> Any:
+            result = fn()
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+
+        return asyncio.run_coroutine_threadsafe(runner(), self.loop).result(TIMEOUT)
+
+    def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
+
+        def close() -> None:
+            self.server.close()
+            self.loop.stop()
+
+        self.loop.call_soon_threadsafe(close)
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "server thread did not stop"
+
+
+def backend_names() -> list[str]:
+    names = ["local"]
+    if "memory" in available_backends():
+        try:
+            anyftp.registry.get_backend("memory")  # type: ignore[attr-defined]
+            names.append("memory")
+        except Exception:  # the memory backend is not finished yet
+            pass
+    return names
+
+
+@pytest.fixture(params=backend_names())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., ServerThread]]:
+    """Start servers; each is stopped at the end of the test."""
+    running: list[ServerThread] = []
+
+    def factory(*args: Any, host: str = "127.0.0.1", **kwargs: Any) -> ServerThread:
+        kwargs.setdefault("login_failure_delay", 0)
+        kwargs.setdefault("socket_timeout", TIMEOUT)
+        kwargs.setdefault("wait_future_timeout", TIMEOUT)
+        if "users" not in kwargs and not args:
+            kwargs["users"] = [anyftp.User(base_path=tmp_path)]
+        thread = ServerThread(Server(*args, **kwargs), host=host).start()
+        running.append(thread)
+        return thread
+
+    yield factory
+    for thread in running:
+        thread.stop()
+
+
+def base_for(backend: str, tmp_path: Path) -> Any:
+    return tmp_path if backend == "local" else "/"
+
+
+@pytest.fixture
+def storage(backend: str, tmp_path: Path) -> Any:
+    """Base path for users on *backend*."""
+    return base_for(backend, tmp_path)
+
+
+@pytest.fixture
+def server(make_server: Callable[..., ServerThread], backend: str, tmp_path: Path
+           ) -> ServerThread:
+    """An anonymous read/write server on the selected backend."""
+    return make_server(users=[anyftp.User(base_path=base_for(backend, tmp_path))],
+                       path_io_factory=backend)
+
+
+@pytest.fixture
+def ftp(server: ServerThread) -> Iterator[ftplib.FTP]:
+    client = ftplib.FTP()
+    client.connect(server.host, server.port, timeout=TIMEOUT)
+    client.login()
+    yield client
+    try:
+        client.quit()
+    except (ftplib.all_errors):
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> Any:
+    trustme = pytest.importorskip("trustme")
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def server_tls_context(tls_ca: Any) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("127.0.0.1", "::1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def client_tls_context(tls_ca: Any) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    tls_ca.configure_trust(context)
+    return context
