@@ -104,11 +104,12 @@ class _Manager:
 
     def load(self, group: str, name: str) -> object:
         key = (group, name)
-        if key in self.loaded:
-            return self.loaded[key]
+        # Checked before the cache: a plugin blocked after it was loaded stays refused.
         if name in blocked_plugins():
             raise BackendNotFound(name, _entry_points(group).keys() - blocked_plugins(),
                                   f"unset {BLOCK_ENV} (it blocks {name!r})")
+        if key in self.loaded:
+            return self.loaded[key]
         ep = _entry_points(group).get(name)
         if ep is None:
             installed = (available_backends() if group == BACKENDS_GROUP
