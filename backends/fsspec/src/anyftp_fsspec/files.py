@@ -53,6 +53,11 @@ class RangeReader:
         self._buffer_start = 0
         self._ahead: asyncio.Task[bytes] | None = None
         self._ahead_start = 0
+        self.closed = False
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
 
     def _start_fetch(self, start: int) -> asyncio.Task[bytes]:
         end = min(start + self.chunk_size, self.size)
@@ -86,6 +91,7 @@ class RangeReader:
             self._ahead = self._start_fetch(following)
 
     async def read(self, count: int = -1) -> bytes:
+        self._check_open()
         if count < 0:
             parts = []
             while piece := await self.read(self.chunk_size):
@@ -105,6 +111,7 @@ class RangeReader:
         raise io.UnsupportedOperation("file is open for reading")
 
     async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
         if whence == io.SEEK_SET:
             target = offset
         elif whence == io.SEEK_CUR:
@@ -119,6 +126,7 @@ class RangeReader:
         return target
 
     async def close(self) -> None:
+        self.closed = True
         self._buffer = memoryview(b"")
         await self._drop_ahead()
 
@@ -129,7 +137,9 @@ class RangeReader:
         raise io.UnsupportedOperation("ranged reads have no file descriptor")
 
 
-def _write_all(raw: Any, data: bytes | bytearray | memoryview) -> None:
+def _write_all(raw: Any, data: bytes | bytearray | memoryview, append: bool) -> None:
+    if append:  # as O_APPEND: every write goes to the end, whatever the position
+        raw.seek(0, io.SEEK_END)
     view = memoryview(data)
     while view:
         written = raw.write(view)
@@ -156,21 +166,27 @@ class ThreadedFile:
         self,
         raw: Any,
         offloader: Offloader,
+        mode: str,
         *,
         abort_policy: AbortPolicy = "close",
         remove: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.raw = raw
+        self.mode = mode
         self._offloader = offloader
         self._abort_policy = abort_policy
         self._remove = remove
 
     async def read(self, count: int = -1) -> bytes:
+        if "r" not in self.mode:
+            raise io.UnsupportedOperation(f"file is open with mode {self.mode!r}, not for reading")
         data = await self._offloader.run(self.raw.read, count)
         return bytes(data) if data else b""
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
-        await self._offloader.run(_write_all, self.raw, data)
+        if self.mode == "rb":
+            raise io.UnsupportedOperation("file is open for reading")
+        await self._offloader.run(_write_all, self.raw, data, "a" in self.mode)
 
     async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         raw = self.raw

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, overload
 from anyftp.pathio import AbstractPathIO, Capabilities, StatLike
 
 from .files import FileHandle
-from .state import FsspecState, build_state
+from .state import STATE_OPTIONS, FsspecState, build_state
 from .stats import entry_name, is_directory, to_stat
 from .storage import LocalStorage, Storage, contain_real
 
@@ -84,12 +84,19 @@ class FsspecPathIO(AbstractPathIO):
     def create_state(cls, **options: Any) -> FsspecState:
         """Resolve the URL and build the shared state.
 
-        Options: ``url`` (required); ``storage_options`` (a mapping, or JSON text) and any
-        other keyword, passed to the filesystem class; ``max_workers`` (blocking calls in
-        flight), ``read_chunk_size`` and ``write_block_size`` (bytes). An unknown
+        Options: ``url`` (required); ``storage_options`` for the filesystem class (a
+        mapping, JSON object text, or ``key=value`` texts as given on the command line);
+        ``max_workers`` (blocking calls in flight), ``read_chunk_size`` and
+        ``write_block_size`` (bytes). Any other option raises ``TypeError``. An unknown
         protocol or a missing implementation package raises a
         :class:`~anyftp.errors.BackendError` naming what to install.
         """
+        unknown = sorted(set(options) - STATE_OPTIONS)
+        if unknown:
+            raise TypeError(
+                f"unknown fsspec backend option(s) {unknown}; it takes {sorted(STATE_OPTIONS)} "
+                "(filesystem options go in storage_options)"
+            )
         if "url" not in options:
             raise TypeError("the fsspec backend needs a url option, e.g. url='memory://'")
         return build_state(**options)
@@ -122,6 +129,22 @@ class FsspecPathIO(AbstractPathIO):
         if not is_directory(info):
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
 
+    async def _check_no_file_above(self, path: PurePath) -> None:
+        """Refuse to make *path* with its parents when its nearest existing ancestor is
+        a file (object stores and memory would happily create keys below it)."""
+        storage = self.storage
+        for ancestor in path.parents:
+            fs_path = storage.fs_path(ancestor)
+            info = await self._info_or_none(fs_path)
+            if info is not None:
+                if not is_directory(info):
+                    raise NotADirectoryError(
+                        errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(ancestor)
+                    )
+                return
+            if storage.is_root(fs_path):
+                return
+
     async def exists(self, path: PurePath) -> bool:
         return await self._info_or_none(self.storage.fs_path(path)) is not None
 
@@ -146,6 +169,8 @@ class FsspecPathIO(AbstractPathIO):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
         if not parents:
             await self._require_directory(storage.fs_path(path.parent), path.parent)
+        elif not isinstance(storage, LocalStorage):
+            await self._check_no_file_above(path)
         await storage.mkdir(target, parents)
 
     async def rmdir(self, path: PurePath) -> None:

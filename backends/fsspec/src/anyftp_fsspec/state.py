@@ -8,18 +8,23 @@ one bounded thread pool.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from anyftp.pathio import Capabilities
 
-from .options import merge_options
+from .options import merge_options, parse_options
 from .profile import Profile, profile_for
 from .resolve import Target, resolve_url
 from .storage import Settings, Storage, make_storage
 
-__all__ = ("FsspecState", "build_state")
+__all__ = ("STATE_OPTIONS", "FsspecState", "build_state")
+
+#: The options :meth:`FsspecPathIO.create_state` takes.
+STATE_OPTIONS = frozenset(
+    {"url", "storage_options", "max_workers", "read_chunk_size", "write_block_size"}
+)
 
 #: Storage options that make object stores see their own writes at once.
 _OBJECT_STORE_DEFAULTS: dict[str, Any] = {"use_listings_cache": False}
@@ -57,7 +62,8 @@ def _as_int(name: str, value: Any) -> int:
     return number
 
 
-def _as_mapping(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
+def _as_mapping(value: Mapping[str, Any] | Iterable[str] | str | None) -> dict[str, Any]:
+    """Storage options as a mapping, JSON object text, or ``key=value`` texts."""
     if value is None:
         return {}
     if isinstance(value, str):
@@ -65,7 +71,9 @@ def _as_mapping(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
         if not isinstance(parsed, dict):
             raise TypeError(f"storage_options must be a JSON object, got {value!r}")
         return parsed
-    return dict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return parse_options(value)
 
 
 def build_state(

@@ -229,7 +229,7 @@ class Storage:
         async def remove() -> None:
             await self.rm_file(path)
 
-        return ThreadedFile(raw, self.offloader, abort_policy=policy, remove=remove)
+        return ThreadedFile(raw, self.offloader, mode, abort_policy=policy, remove=remove)
 
     async def close(self) -> None:
         self.offloader.shutdown()
@@ -273,7 +273,7 @@ class ThreadStorage(Storage):
         raw = await self.offloader.run(
             fs.open, path, "rb", block_size=self.settings.read_chunk_size
         )
-        return ThreadedFile(raw, self.offloader)
+        return ThreadedFile(raw, self.offloader, "rb")
 
 
 class LocalStorage(ThreadStorage):
@@ -309,11 +309,11 @@ class LocalStorage(ThreadStorage):
 
     async def open_read(self, path: str, info: dict[str, Any]) -> FileHandle:
         raw = await self.offloader.run(open, path, "rb")
-        return ThreadedFile(raw, self.offloader)
+        return ThreadedFile(raw, self.offloader, "rb")
 
     async def open_write(self, path: str, mode: str) -> FileHandle:
         raw = await self.offloader.run(open, path, mode)
-        return ThreadedFile(raw, self.offloader, abort_policy="close")
+        return ThreadedFile(raw, self.offloader, mode, abort_policy="close")
 
 
 def contain_real(path: str, real_root: str) -> None:
