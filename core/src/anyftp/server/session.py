@@ -363,6 +363,8 @@ class Session:
             await self.reply("500", f"unknown command {name[:20]!r}")
         if not keeps_restart:
             self.restart_offset = 0
+        if name != "RNFR":
+            self.rename_from = None
 
     async def _run_spec(self, spec: CommandSpec, handler: Handler, argument: str) -> None:
         if self.server.require_tls and not self.tls_control and not spec.before_auth:
