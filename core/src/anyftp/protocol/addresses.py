@@ -13,7 +13,10 @@ __all__ = (
     "format_port", "parse_port", "format_eprt", "parse_eprt", "is_unroutable",
 )
 
-_PASV_RE = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
+# Bounded by non-digits, so "(1234,0,...)" is not read as "234,0,...".
+_PASV_RE = re.compile(
+    r"(?<!\d)(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})(?!\d)"
+)
 _EPSV_RE = re.compile(r"\((.)\1\1(\d+)\1\)")
 
 
@@ -112,4 +115,6 @@ def is_unroutable(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return True
+    if address.is_loopback:  # ::1 lies in ::/8, which ipaddress calls reserved
+        return False
     return address.is_unspecified or address.is_reserved or address.is_multicast

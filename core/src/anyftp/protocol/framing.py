@@ -62,10 +62,13 @@ class LineBuffer:
                 break
             line = bytes(self._buffer[:end])
             del self._buffer[: end + 1]
-            if len(line) > self.max_length:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.max_length:  # the limit is on the line without its CRLF
                 raise InvalidCommand(f"line longer than {self.max_length} bytes")
-            lines.append(line[:-1] if line.endswith(b"\r") else line)
-        if len(self._buffer) > self.max_length:
+            lines.append(line)
+        pending = len(self._buffer) - (1 if self._buffer.endswith(b"\r") else 0)
+        if pending > self.max_length:
             raise InvalidCommand(f"line longer than {self.max_length} bytes")
         return lines
 
