@@ -1,10 +1,12 @@
 """A backend published by a third party is found by name and passes the conformance suite.
 
-The ``extdemo`` project next to this file is copied out of the repository, built and
-installed (with pip, no build isolation, no index) into a fresh virtual environment made
-from the running interpreter with ``--system-site-packages``. A ``.pth`` file makes the
-running environment's packages (anyftp, pytest, pytest-asyncio, hatchling) visible there,
-but ``anyftp-extdemo`` itself exists only in the new environment. Then, in subprocesses:
+The backend template (``backends/_template``, a small dict-backed backend) is copied out of
+the repository and renamed to ``anyftp-extdemo`` the way its README tells a new author to.
+It is built and installed (with pip, no build isolation, no index) into a fresh virtual
+environment made from the running interpreter with ``--system-site-packages``. A ``.pth``
+file makes the running environment's packages (anyftp, pytest, pytest-asyncio, hatchling)
+visible there, but ``anyftp-extdemo`` exists only in the new environment. Then, in
+subprocesses:
 
 (a) ``anyftp.registry.get_backend("extdemo")`` returns the project's class;
 (b) the project's own tests - a subclass of :class:`anyftp.testing.ConformanceSuite`,
@@ -28,8 +30,18 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).parent / "extdemo"
 REPOSITORY = Path(__file__).resolve().parents[2]
+TEMPLATE = REPOSITORY / "backends" / "_template"
+
+#: What the template's README says to replace, as (placeholder, this project's name).
+RENAMES = (
+    ("anyftp-example", "anyftp-extdemo"),
+    ("anyftp_example", "anyftp_extdemo"),
+    ("ExamplePathIO", "ExtDemoPathIO"),
+    ("ExampleState", "ExtDemoState"),
+    ("ExampleFile", "ExtDemoFile"),
+    ('"example"', '"extdemo"'),
+)
 
 VENV_TIMEOUT = 120
 INSTALL_TIMEOUT = 180
@@ -41,6 +53,25 @@ PYTEST_TIMEOUT = 300
 class Installed:
     python: Path
     project: Path
+
+
+def make_project_from_template(target: Path) -> None:
+    """Copy the template to *target* and replace its placeholders, file names included."""
+    shutil.copytree(TEMPLATE, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (target / "src" / "anyftp_example").rename(target / "src" / "anyftp_extdemo")
+    tests = target / "tests"
+    (tests / "test_example_conformance.py").rename(tests / "test_extdemo_conformance.py")
+    for path in target.rglob("*"):
+        if path.suffix not in (".py", ".toml", ".md"):
+            continue
+        lines = []
+        for line in path.read_text().splitlines(keepends=True):
+            for old, new in RENAMES:
+                line = line.replace(old, new)
+            if line.startswith("example = "):  # the entry point
+                line = "extdemo = " + line.removeprefix("example = ")
+            lines.append(line)
+        path.write_text("".join(lines))
 
 
 def run(args: list[str | Path], timeout: float, cwd: Path | None = None) -> str:
@@ -68,7 +99,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     work = tmp_path_factory.mktemp("external-backend")
     assert REPOSITORY not in work.parents, "the demo project must be built outside the repo"
     project = work / "anyftp-extdemo"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    make_project_from_template(project)
     venv = work / "venv"
     run([sys.executable, "-m", "venv", "--system-site-packages", venv], VENV_TIMEOUT)
     python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
@@ -95,6 +126,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def test_the_template_rename_leaves_no_placeholder_behind(tmp_path: Path) -> None:
+    project = tmp_path / "anyftp-extdemo"
+    make_project_from_template(project)
+    for path in project.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".toml"):
+            text = path.read_text()
+            for placeholder in ("anyftp_example", "anyftp-example", "Example", '"example"'):
+                assert placeholder not in text, (path, placeholder)
+    assert 'extdemo = "anyftp_extdemo"' in (project / "pyproject.toml").read_text()
+
+
 def test_the_demo_is_not_installed_in_the_running_environment() -> None:
     names = {ep.name for ep in importlib.metadata.entry_points(group="anyftp.backends")}
     assert "extdemo" not in names
@@ -110,15 +152,15 @@ def test_get_backend_finds_a_third_party_backend_by_its_entry_point_name(
         assert "anyftp_extdemo" not in sys.modules, "imported before it was selected"
         assert "extdemo" in available_backends()
         cls = get_backend("extdemo")
-        from anyftp_extdemo.pathio import DictPathIO
-        assert cls is DictPathIO, cls
+        from anyftp_extdemo.pathio import ExtDemoPathIO
+        assert cls is ExtDemoPathIO, cls
         dist = importlib.metadata.distribution("anyftp-extdemo")
         print(cls.__module__, cls.__qualname__, dist.locate_file(""))
         """
     )
     out = run([installed.python, "-c", snippet], RUN_TIMEOUT, cwd=installed.project.parent)
     module, name, location = out.split()
-    assert (module, name) == ("anyftp_extdemo.pathio", "DictPathIO")
+    assert (module, name) == ("anyftp_extdemo.pathio", "ExtDemoPathIO")
     assert REPOSITORY not in Path(location).resolve().parents
 
 
@@ -127,7 +169,7 @@ def test_the_third_party_conformance_tests_pass_in_strict_mode(installed: Instal
     tests = installed.project / "tests"
     run(
         [
-            installed.python, "-m", "pytest", tests, "-c", installed.project / "pytest.ini",
+            installed.python, "-m", "pytest", tests, "-p", "no:cacheprovider",
             "--rootdir", installed.project, f"--junitxml={report}", "-q",
         ],
         PYTEST_TIMEOUT,
@@ -147,6 +189,7 @@ def test_the_third_party_conformance_tests_pass_in_strict_mode(installed: Instal
         "test_rename_moves_a_directory_with_its_contents",
         "test_fileno_is_a_real_descriptor_or_is_unsupported",
         "test_the_backend_is_found_by_its_entry_point_name",
+        "test_the_state_is_made_by_create_state",
     ):
         assert name in cases
     skipped = [c.get("name") for c in suite.iter("testcase") if c.find("skipped") is not None]

@@ -1,8 +1,19 @@
-"""DictPathIO: a flat dict of files plus a dict of directories.
+"""ExamplePathIO: TEMPLATE - a working reference backend that keeps files in a dict.
 
-Small on purpose, and it declares what it can not do: set times, change modes, write in
-place, rename directories or give file descriptors. The conformance suite then checks that
-those operations are refused with a PathIOError.
+Replace the dict operations with calls to your storage, method by method, and keep the
+conformance tests green. The contract every method keeps (see ``anyftp.pathio``):
+
+* Paths arrive as ``PurePosixPath`` (``path_class``); relative ones are relative to the
+  top of your namespace. The server builds them as ``user.base_path / virtual_path``.
+* Raise plain builtin errors - ``FileNotFoundError``, ``FileExistsError``,
+  ``NotADirectoryError``, ``IsADirectoryError``, ``OSError(errno.ENOTEMPTY)`` - exactly
+  where the local disk would. The base class wraps them in ``PathIOError`` (keeping the
+  original as ``cause``), applies ``timeout`` and checks ``root`` containment before your
+  method runs.
+* Declare in ``capabilities`` what you can not do; the base class refuses an optional
+  method you do not implement (``set_mtime``, ``chmod``) with a ``PathIOError``.
+* Per-server things (clients, connection pools, the store itself) belong in the state
+  that ``create_state`` makes from the backend options; ``close_state`` releases them.
 """
 
 from __future__ import annotations
@@ -18,15 +29,21 @@ from typing import Any, ClassVar
 
 from anyftp.pathio import AbstractPathIO, AsyncLister, Capabilities, PathStat, StatLike
 
+__all__ = ("ExampleFile", "ExamplePathIO", "ExampleState")
+
 
 @dataclass
-class DictState:
+class ExampleState:
+    """TEMPLATE: per-server state; here the whole store, for real storage a client."""
+
     files: dict[str, tuple[bytes, float]] = field(default_factory=dict)
     dirs: dict[str, float] = field(default_factory=lambda: {"/": time.time()})
 
 
 @dataclass
-class DictFile:
+class ExampleFile:
+    """An open file: TEMPLATE - for real storage, a stream, an upload or a download."""
+
     key: str
     mode: str
     data: bytearray
@@ -43,32 +60,46 @@ def _error(cls: type[OSError], code: int, key: str) -> OSError:
     return cls(code, errno.errorcode[code], key)
 
 
-class DictPathIO(AbstractPathIO):
+class ExamplePathIO(AbstractPathIO):
+    """TEMPLATE: one line on what this backend stores and where."""
+
+    # TEMPLATE: declare honestly; set a flag to True once the feature works.
     capabilities: ClassVar[Capabilities] = Capabilities(
-        set_mtime=False,
-        append=True,
-        seek_write=False,
+        set_mtime=False,  # set_mtime() not implemented: MFMT is refused
+        append=True,  # open(path, "ab")
+        seek_write=False,  # open(path, "r+b") refused: no STOR after REST
         empty_directories=True,
-        file_descriptor=False,
-        chmod=False,
-        rename_directories=False,
+        file_descriptor=False,  # no real fileno(): no sendfile
+        chmod=False,  # chmod() not implemented: SITE CHMOD is refused
+        rename_directories=False,  # rename() of a directory is refused
         concurrent_writes=True,
     )
+    path_class: ClassVar[type[PurePath]] = PurePosixPath
+
+    # --- shared state ---------------------------------------------------------------------
 
     @classmethod
-    def create_state(cls, **options: Any) -> DictState:
+    def create_state(cls, **options: Any) -> ExampleState:
+        """TEMPLATE: take your options as keywords; refuse unknown ones with TypeError."""
         if options:
-            raise TypeError(f"DictPathIO takes no options, got {sorted(options)}")
-        return DictState()
+            raise TypeError(f"{cls.__name__} takes no options, got {sorted(options)}")
+        return ExampleState()
+
+    @classmethod
+    async def close_state(cls, state: Any) -> None:
+        """TEMPLATE: close clients and pools made by create_state."""
 
     @property
-    def store(self) -> DictState:
-        if self.state is None:
-            self.state = DictState()
-        state: DictState = self.state
+    def store(self) -> ExampleState:
+        if self.state is None:  # made without a server: its own state (aioftp style)
+            self.state = self.create_state()
+        state: ExampleState = self.state
         return state
 
+    # --- helpers --------------------------------------------------------------------------
+
     def _check_parent(self, key: str) -> None:
+        """FileNotFoundError / NotADirectoryError unless *key*'s parent is a directory."""
         parent = posixpath.dirname(key)
         if parent in self.store.dirs:
             return
@@ -85,6 +116,8 @@ class DictPathIO(AbstractPathIO):
             raise _error(FileNotFoundError, errno.ENOENT, key)
         names = [*self.store.files, *self.store.dirs]
         return [n for n in names if n != key and posixpath.dirname(n) == key]
+
+    # --- path operations ------------------------------------------------------------------
 
     async def exists(self, path: PurePath) -> bool:
         key = _key(path)
@@ -132,7 +165,7 @@ class DictPathIO(AbstractPathIO):
 
     async def rename(self, source: PurePath, destination: PurePath) -> None:
         src, dst = _key(source), _key(destination)
-        if src in self.store.dirs:
+        if src in self.store.dirs:  # capabilities.rename_directories is False
             raise _error(OSError, errno.EXDEV, f"{src}: directories can not be renamed")
         if src not in self.store.files:
             raise _error(FileNotFoundError, errno.ENOENT, src)
@@ -143,31 +176,31 @@ class DictPathIO(AbstractPathIO):
             self.store.files[dst] = self.store.files.pop(src)
 
     def list(self, path: PurePath) -> AsyncLister[PurePath]:
+        # TEMPLATE: if your storage returns entries with their sizes and times in one call,
+        # implement list_with_stats instead (or as well): listings then cost one call.
         async def entries() -> AsyncIterator[PurePath]:
             for child in self._children(_key(path)):
                 yield path / posixpath.basename(child)
 
         return AsyncLister(entries())
 
-    async def _open(self, path: PurePath, mode: str) -> DictFile:
+    # --- files ----------------------------------------------------------------------------
+
+    async def _open(self, path: PurePath, mode: str) -> ExampleFile:
         key = _key(path)
         if key in self.store.dirs:
             raise _error(IsADirectoryError, errno.EISDIR, key)
-        if mode != "rb" and mode != "wb" and mode != "ab":
+        if mode not in ("rb", "wb", "ab"):  # capabilities.seek_write is False
             raise io.UnsupportedOperation(f"mode {mode!r} is not supported")
-        if mode == "wb":
-            self._check_parent(key)
-            return DictFile(key, mode, bytearray())
+        self._check_parent(key)
+        if mode == "wb" or (mode == "ab" and key not in self.store.files):
+            return ExampleFile(key, mode, bytearray())
         if key not in self.store.files:
-            if mode == "ab":
-                self._check_parent(key)
-                return DictFile(key, mode, bytearray())
-            self._check_parent(key)
             raise _error(FileNotFoundError, errno.ENOENT, key)
         data = bytearray(self.store.files[key][0])
-        return DictFile(key, mode, data, len(data) if mode == "ab" else 0)
+        return ExampleFile(key, mode, data, len(data) if mode == "ab" else 0)
 
-    async def read(self, file: DictFile, block_size: int = -1) -> bytes:
+    async def read(self, file: ExampleFile, block_size: int = -1) -> bytes:
         if file.closed:
             raise ValueError("I/O operation on closed file")
         if file.mode != "rb":
@@ -177,25 +210,27 @@ class DictPathIO(AbstractPathIO):
         file.position += len(chunk)
         return chunk
 
-    async def write(self, file: DictFile, data: bytes | bytearray | memoryview) -> None:
+    async def write(self, file: ExampleFile, data: bytes | bytearray | memoryview) -> None:
         if file.closed:
             raise ValueError("I/O operation on closed file")
         if file.mode == "rb":
             raise io.UnsupportedOperation("not writable")
-        file.data += data  # wb and ab only: writes always go to the end
+        file.data += data  # "wb" and "ab" only: every write goes to the end
 
-    async def seek(self, file: DictFile, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: file.position, io.SEEK_END: len(file.data)}
-        target = base[whence] + offset
+    async def seek(self, file: ExampleFile, offset: int, whence: int = io.SEEK_SET) -> int:
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: file.position, io.SEEK_END: len(file.data)}
+        target = start[whence] + offset
         if target < 0:
             raise _error(OSError, errno.EINVAL, file.key)
         file.position = target
         return target
 
-    async def close(self, file: DictFile) -> None:
+    async def close(self, file: ExampleFile) -> None:
+        """Written data becomes visible under its name only now."""
         if not file.closed and file.mode != "rb":
             self.store.files[file.key] = (bytes(file.data), time.time())
         file.closed = True
 
-    async def abort(self, file: DictFile) -> None:
-        file.closed = True  # nothing written becomes visible
+    async def abort(self, file: ExampleFile) -> None:
+        """After a failed transfer: nothing written becomes visible."""
+        file.closed = True
