@@ -10,7 +10,9 @@ making, renaming or following ``..`` after it.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePath
+from typing import Any
 
 import pytest
 
@@ -61,7 +63,7 @@ class SymlinkConformance(BackendFixtures):
     ) -> None:
         root, outside = layout
         rooted = make_path_io(root=root)
-        attempts = {
+        attempts: dict[str, Callable[[], Awaitable[Any]]] = {
             "read a linked file": lambda: read_bytes(rooted, root / "out-file"),
             "overwrite a linked file": lambda: write_bytes(rooted, root / "out-file", b"x"),
             "stat a linked file": lambda: rooted.stat(root / "out-file"),
