@@ -203,9 +203,15 @@ class DataChannel(asyncio.BufferedProtocol):
         self._raise_if_lost()
 
     async def flush(self) -> None:
-        """Wait until every queued byte has been handed to the kernel."""
+        """Wait until every queued byte has been handed to the kernel.
+
+        Raises if the connection failed; a connection the peer already closed cleanly
+        (after an upload) has nothing left to flush.
+        """
+        if self._error is not None:
+            self._raise_if_lost()
         transport = self.transport
-        if not isinstance(transport, asyncio.WriteTransport):
+        if not isinstance(transport, asyncio.WriteTransport) or self._lost:
             return
         if transport.get_write_buffer_size():
             transport.set_write_buffer_limits(high=0)
@@ -216,7 +222,8 @@ class DataChannel(asyncio.BufferedProtocol):
             finally:
                 if not transport.is_closing():
                     transport.set_write_buffer_limits()
-        self._raise_if_lost()
+        if self._error is not None:
+            self._raise_if_lost()
 
     async def sendfile(self, fd: int, offset: int, count: int | None) -> int:
         """Send *count* bytes (all when ``None``) of *fd* from *offset*; returns bytes sent."""

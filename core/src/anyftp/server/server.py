@@ -347,6 +347,10 @@ class Server:
         try:
             session = Session(self, reader, writer)
             await session.run()
+        except asyncio.CancelledError:
+            # The server is closing; this task is the top of the session, so ending it
+            # normally keeps asyncio's stream callback from logging the cancellation.
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)

@@ -88,7 +88,7 @@ async def run_transfer(session: Session, name: str, path: PurePosixPath | str,
         await session.reply(code, text)
         return False
     except (ConnectionError, ssl.SSLError, TimeoutError, OSError) as exc:
-        result = f"connection failed ({type(exc).__name__})"
+        result = f"connection failed ({type(exc).__name__}: {exc})"
         if channel is not None:
             channel.abort()
         await session.reply("426", "data connection failed; transfer aborted")
