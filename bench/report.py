@@ -72,7 +72,16 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {name: _version(name) for name in ("anyftp", "pyftpdlib", "aioftp", "uvloop")},
         "commit": _git_commit(),
+        "load_average": _load_average(),
     }
+
+
+def _load_average() -> list[float] | None:
+    """1/5/15-minute load average: other work on the machine makes figures noisy."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def ratio(ours: float | None, peer: float | None) -> float | None:
@@ -225,7 +234,8 @@ def render_markdown(
     out = [
         f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
         f"{machine['system']}, Python {machine['python']} ({versions}); "
-        f"commit {machine['commit']}, {result['date']}.",
+        f"commit {machine['commit']}, {result['date']}; load average at start "
+        f"{machine.get('load_average')}.",
         "",
         f"Command: `{result['command']}` — medians of {config['repeat']} rounds; "
         f"server pinned to CPU {result['pinning']['server'] or '-'}, "

@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 import limit  # noqa: E402
 from clients import CLIENTS, available_clients, measure_client  # noqa: E402
 from config import BenchConfig, MiB, client_lines, lines  # noqa: E402
+from profiling import LineProfiler, py_spy_available, summarize  # noqa: E402
 from report import machine_info, primary_server, render_markdown  # noqa: E402
 from servers import (  # noqa: E402
     KINDS,
@@ -44,6 +45,7 @@ from servers import (  # noqa: E402
 )
 from workload import (  # noqa: E402
     BIG_NAME,
+    LineProbe,
     SourceFiles,
     Target,
     make_sources,
@@ -104,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["auto", "yes", "no"],
         default="auto",
         help="run bench/s3_bench.py too (auto: when it exists and not --smoke)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record each line of each server with py-spy into DIR "
+        "and write DIR/SUMMARY.txt (slows them: not for the table)",
     )
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temp dir)")
     return parser.parse_args(argv)
@@ -187,12 +196,18 @@ class Contender:
             progress(f"{self.kind.name}: FAILED {self.info['error']}\n{tail}")
             return None
 
-    def run_round(self, index: int, sources: SourceFiles, config: BenchConfig) -> None:
+    def run_round(
+        self, index: int, sources: SourceFiles, config: BenchConfig, profile: Path | None
+    ) -> None:
         assert self.server is not None
         progress(f"{self.kind.name}: round {index + 1}/{config.repeat}")
+        probes: list[LineProbe] = [RssProbe(self.server.pid)]
+        if profile is not None:
+            profiler = LineProfiler(self.server.pid, profile, self.kind.name)
+            profiler.round = index + 1
+            probes.append(profiler)
         values = self.attempt(
-            f"round {index + 1}",
-            run_round(self.target(), sources, config, RssProbe(self.server.pid)),
+            f"round {index + 1}", run_round(self.target(), sources, config, Probes(probes))
         )
         for key, value in (values or {}).items():
             self.info["samples"].setdefault(key, []).append(value)
@@ -200,6 +215,29 @@ class Contender:
     def finish(self) -> dict[str, Any]:
         self.info["median"] = {k: median(v) for k, v in self.info["samples"].items()}
         return self.info
+
+
+class Probes:
+    """Several line probes as one."""
+
+    def __init__(self, probes: list[LineProbe]) -> None:
+        self.probes = probes
+
+    def begin(self, key: str) -> None:
+        for probe in self.probes:
+            probe.begin(key)
+
+    def end(self, key: str) -> dict[str, float]:
+        values: dict[str, float] = {}
+        for probe in self.probes:
+            values.update(probe.end(key))
+        return values
+
+
+def write_profile_summary(directory: Path) -> None:
+    summary = [summarize(path) for path in sorted(directory.glob("*-r*.txt"))]
+    (directory / "SUMMARY.txt").write_text("\n".join(summary))
+    progress(f"profiles and summary in {directory}")
 
 
 def measure_limit_round(
@@ -293,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown servers: {', '.join(unknown)}; known: {', '.join(KINDS)}", file=sys.stderr)
         return 2
+    if args.profile is not None and not py_spy_available():
+        print("--profile needs py-spy (pip install py-spy)", file=sys.stderr)
+        return 2
     libraries = [c.strip() for c in args.client_libraries.split(",") if c.strip()]
     client_server = args.client_server or (
         "anyftp-local" if "anyftp-local" in names else "pyftpdlib"
@@ -339,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                     measure_limit_round(plain.port, sources, config, limit_samples)
                 for contender in contenders:
                     if contender.alive:
-                        contender.run_round(index, sources, config)
+                        contender.run_round(index, sources, config, args.profile)
             for contender in contenders:
                 if contender.kind.name == client_server and contender.alive and libraries:
                     result["clients"] = measure_clients(
@@ -351,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+    if args.profile is not None:
+        write_profile_summary(args.profile)
     if limit_samples["download"]:
         result["limit"] = {
             "samples": limit_samples,

@@ -183,6 +183,9 @@ class RssProbe:
     Where that is not allowed it samples ``VmRSS`` from a thread instead.
     """
 
+    #: Lines whose peak memory is reported (as ``rss_<line>``).
+    LINES = ("retr_many", "stor_many")
+
     def __init__(self, pid: int, interval: float = 0.005) -> None:
         self.pid = pid
         self.interval = interval
@@ -196,6 +199,13 @@ class RssProbe:
                 if line.startswith(field_name + ":"):
                     return int(line.split()[1]) * 1024
         return 0
+
+    def begin(self, key: str) -> None:
+        if key in self.LINES:
+            self.reset()
+
+    def end(self, key: str) -> dict[str, float]:
+        return {f"rss_{key}": self.peak()} if key in self.LINES else {}
 
     def reset(self) -> None:
         self._stop_sampler()

@@ -22,11 +22,10 @@ import time
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from config import BenchConfig, MiB
 from ftpload import FtpSession, Sink
-from servers import RssProbe
 
 __all__ = (
     "Target",
@@ -138,67 +137,80 @@ async def _all(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
     return [task.result() for task in tasks]
 
 
+class LineProbe(Protocol):
+    """Something watching the server around each line (peak memory, a profiler)."""
+
+    def begin(self, key: str) -> None: ...
+
+    def end(self, key: str) -> dict[str, float]: ...
+
+
 async def run_round(
-    target: Target, sources: SourceFiles, config: BenchConfig, rss: RssProbe | None
+    target: Target, sources: SourceFiles, config: BenchConfig, probe: LineProbe | None = None
 ) -> dict[str, float]:
-    """Measure every line once; return ``{line key: value}``."""
+    """Measure every line once; return ``{line key: value}`` (plus what *probe* adds)."""
     results: dict[str, float] = {}
     sink = Sink()
-    limit = config.line_timeout
-    big = config.big_size
+
+    async def measure(key: str, coroutine: Coroutine[Any, Any, Any]) -> float:
+        if probe is not None:
+            probe.begin(key)
+        try:
+            async with asyncio.timeout(config.line_timeout):
+                seconds, _ = await _timed(coroutine)
+        finally:
+            if probe is not None:
+                results.update(probe.end(key))
+        return seconds
 
     async def throughput(session: FtpSession, key: str, retr: bool) -> None:
-        async with asyncio.timeout(limit):
-            if retr:
-                seconds, _ = await _timed(session.retr(BIG_NAME, sink, big))
-            else:
-                seconds, _ = await _timed(session.stor(BIG_NAME, sources.big))
-        results[key] = big / MiB / seconds
+        if retr:
+            coroutine = session.retr(BIG_NAME, sink, config.big_size)
+        else:
+            coroutine = session.stor(BIG_NAME, sources.big)
+        results[key] = config.big_size / MiB / await measure(key, coroutine)
 
     single = await target.session()
     await throughput(single, "stor", retr=False)
     await throughput(single, "retr", retr=True)
 
-    async with asyncio.timeout(limit):
-        results["login"], idle = await _timed(
-            _all([target.session(binary=False) for _ in range(config.clients)])
-        )
+    idle: list[FtpSession] = []
+
+    async def log_in(index: int) -> None:
+        session = await target.session(binary=False)
+        idle.append(session)
+
     try:
-        async with asyncio.timeout(limit):
+        results["login"] = await measure("login", _all([log_in(i) for i in range(config.clients)]))
+        async with asyncio.timeout(config.line_timeout):
             await _all([s.command("TYPE I", "2") for s in idle])
 
         await throughput(single, "stor_idle", retr=False)
         await throughput(single, "retr_idle", retr=True)
-
-        if rss is not None:
-            rss.reset()
-        async with asyncio.timeout(limit):
-            results["retr_many"], _ = await _timed(
-                _all([s.retr(SMALL_NAME, sink, config.small_size) for s in idle])
-            )
-        if rss is not None:
-            results["rss_retr_many"] = rss.peak()
-            rss.reset()
-        async with asyncio.timeout(limit):
-            results["stor_many"], _ = await _timed(
-                _all([s.stor(f"up-{i:04d}.bin", sources.small) for i, s in enumerate(idle)])
-            )
-        if rss is not None:
-            results["rss_stor_many"] = rss.peak()
-        async with asyncio.timeout(limit):
-            results["quit"], _ = await _timed(_all([s.quit() for s in idle]))
+        results["retr_many"] = await measure(
+            "retr_many", _all([s.retr(SMALL_NAME, sink, config.small_size) for s in idle])
+        )
+        results["stor_many"] = await measure(
+            "stor_many",
+            _all([s.stor(f"up-{i:04d}.bin", sources.small) for i, s in enumerate(idle)]),
+        )
+        results["quit"] = await measure("quit", _all([s.quit() for s in idle]))
     finally:
         for session in idle:
             session.close()
 
-    async with asyncio.timeout(limit):
-        seconds, listing = await _timed(single.listing(f"MLSD {LISTING_DIR}"))
+    listing = b""
+
+    async def list_directory() -> None:
+        nonlocal listing
+        listing = await single.listing(f"MLSD {LISTING_DIR}")
+
+    results["mlsd"] = await measure("mlsd", list_directory())
     entries = sum(1 for line in listing.split(b"\r\n") if b"type=file" in line.lower())
     if entries != config.listing_files:
         raise RuntimeError(f"MLSD listed {entries} files, expected {config.listing_files}")
-    results["mlsd"] = seconds
 
-    async with asyncio.timeout(limit):
+    async with asyncio.timeout(config.line_timeout):
         await single.command(f"DELE {BIG_NAME}", "2")
         for index in range(config.clients):
             await single.command(f"DELE up-{index:04d}.bin", "2")
