@@ -186,14 +186,15 @@ class DataConnector:
         future.set_result(channel)
         self.session.connection.data_connection = channel
 
-    def _close_listener(self) -> None:
+    def _close_listener(self, *, forget: bool = False) -> None:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
         if self._listener_port is not None:
             self.session.server.port_pool.release(self._listener_port)
             self._listener_port = None
-        self.session.connection.pop("passive_server", None)
+        if forget:
+            self.session.connection.pop("passive_server", None)
 
     # --- active -------------------------------------------------------------------------
 
@@ -222,7 +223,7 @@ class DataConnector:
             else:
                 raise DataConnectionError("use PASV, EPSV, PORT or EPRT first")
         finally:
-            self._close_listener()
+            self._close_listener(forget=True)
             if future is not None and not future.done():
                 future.cancel()
         session.connection.pop("data_connection", None)
@@ -252,7 +253,7 @@ class DataConnector:
 
     def reset(self) -> None:
         """Forget any pending data-connection setup, closing what it opened."""
-        self._close_listener()
+        self._close_listener(forget=True)
         future = self._future
         self._future = None
         self._target = None
