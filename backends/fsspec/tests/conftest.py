@@ -7,19 +7,25 @@ with a port chosen by the OS and stopped by its process id at the end of the ses
 
 from __future__ import annotations
 
+import asyncio
+import ftplib
 import os
 import selectors
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiobotocore.session
+import botocore.session
 import pytest
+
+import anyftp
 
 #: moto accepts any non-empty credentials.
 KEY, SECRET, REGION = "testing", "testing", "us-east-1"
@@ -27,6 +33,8 @@ KEY, SECRET, REGION = "testing", "testing", "us-east-1"
 _MOTO_CHILD = """
 import sys
 from moto.server import ThreadedMotoServer
+import logging
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
@@ -96,16 +104,38 @@ async def s3_admin(moto_endpoint: str) -> AsyncIterator[Any]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def aio_session() -> aiobotocore.session.AioSession:
+    """One botocore session for every s3fs instance: its loaded service models are
+    reused, so making a client per test is cheap (clients themselves are per loop)."""
+    return aiobotocore.session.AioSession()
+
+
+@pytest.fixture(scope="session")
+def sync_s3(moto_endpoint: str) -> Iterator[Any]:
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name=REGION,
+    )
+    yield client
+    client.close()
+
+
 @pytest.fixture
-async def bucket(s3_admin: Any) -> str:
+def bucket(sync_s3: Any) -> str:
     name = f"fsspec-{uuid.uuid4().hex[:16]}"
-    await s3_admin.create_bucket(Bucket=name)
+    sync_s3.create_bucket(Bucket=name)
     return name
 
 
 @pytest.fixture
-def s3_storage_options(moto_endpoint: str) -> dict[str, Any]:
-    return {"endpoint_url": moto_endpoint, "key": KEY, "secret": SECRET}
+def s3_storage_options(
+    moto_endpoint: str, aio_session: aiobotocore.session.AioSession
+) -> dict[str, Any]:
+    return {"endpoint_url": moto_endpoint, "key": KEY, "secret": SECRET, "session": aio_session}
 
 
 @pytest.fixture
@@ -126,3 +156,82 @@ def file_state_options(tmp_path: Path) -> dict[str, Any]:
     root = tmp_path / "served"
     root.mkdir()
     return {"url": root.as_uri()}
+
+
+# --- a real anyftp server serving the fsspec backend --------------------------------------
+
+#: Bound on every wait of the end-to-end tests (seconds).
+TIMEOUT = 30.0
+
+
+class ServerThread:
+    """An anyftp Server on 127.0.0.1 (OS-chosen port) in its own thread and event loop,
+    so that blocking clients such as ftplib can talk to it."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="anyftp-fsspec-server")
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+        self.port = 0
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.server.start("127.0.0.1", 0))
+            self.port = self.server.server_port
+        except BaseException as exc:
+            self.error = exc
+            self.started.set()
+            self.loop.close()
+            return
+        self.started.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.server.close())
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        if not self.started.wait(TIMEOUT):
+            raise TimeoutError("the server did not start")
+        if self.error is not None:
+            self.thread.join(TIMEOUT)
+            raise self.error
+        return self
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(TIMEOUT)
+            assert not self.thread.is_alive(), "the server thread did not stop"
+
+    def client(self) -> ftplib.FTP:
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", self.port, timeout=TIMEOUT)
+        ftp.login()
+        return ftp
+
+
+@pytest.fixture
+def fsspec_server() -> Iterator[Callable[[dict[str, Any]], ServerThread]]:
+    """Start servers on the fsspec backend with the given options; all stopped at the end."""
+    running: list[ServerThread] = []
+
+    def start(options: dict[str, Any]) -> ServerThread:
+        server = anyftp.Server(
+            [anyftp.User(permissions=[anyftp.Permission("/", writable=True)])],
+            path_io_factory="fsspec",
+            path_io_options=options,
+            socket_timeout=TIMEOUT,
+            wait_future_timeout=TIMEOUT,
+            login_failure_delay=0,
+        )
+        thread = ServerThread(server)
+        running.append(thread)
+        return thread.start()
+
+    yield start
+    for thread in running:
+        thread.stop()

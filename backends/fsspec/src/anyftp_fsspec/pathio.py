@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 from pathlib import PurePath
 from typing import Any, ClassVar, overload
@@ -19,7 +20,8 @@ from typing import Any, ClassVar, overload
 from anyftp.pathio import AbstractPathIO, Capabilities, StatLike
 
 from .files import FileHandle
-from .state import STATE_OPTIONS, FsspecState, build_state
+from .options import merge_options, parse_options
+from .state import STATE_OPTIONS, FsspecState, as_mapping, build_state
 from .stats import entry_name, is_directory, to_stat
 from .storage import LocalStorage, Storage, contain_real
 
@@ -56,6 +58,20 @@ def _error(code: int, path: object) -> OSError:
     return OSError(code, os.strerror(code), str(path))
 
 
+def _fold_dotted_storage_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Move ``storage_options.<key>`` options into ``storage_options``."""
+    prefix = "storage_options."
+    dotted = {k: v for k, v in options.items() if k.startswith(prefix) and len(k) > len(prefix)}
+    if not dotted:
+        return options
+    folded = {k: v for k, v in options.items() if k not in dotted}
+    extra = parse_options(
+        f"{key[len(prefix) :]}={json.dumps(value)}" for key, value in dotted.items()
+    )
+    folded["storage_options"] = merge_options(as_mapping(folded.get("storage_options")), extra)
+    return folded
+
+
 class FsspecPathIO(AbstractPathIO):
     """Any fsspec filesystem, by URL. Make its state with :meth:`create_state`."""
 
@@ -87,10 +103,13 @@ class FsspecPathIO(AbstractPathIO):
         Options: ``url`` (required); ``storage_options`` for the filesystem class (a
         mapping, JSON object text, or ``key=value`` texts as given on the command line);
         ``max_workers`` (blocking calls in flight), ``read_chunk_size`` and
-        ``write_block_size`` (bytes). Any other option raises ``TypeError``. An unknown
+        ``write_block_size`` (bytes). ``storage_options.<key>=<value>`` options (as
+        ``anyftp serve --backend-option`` gives them) set one storage option each. Any
+        other option raises ``TypeError``. An unknown
         protocol or a missing implementation package raises a
         :class:`~anyftp.errors.BackendError` naming what to install.
         """
+        options = _fold_dotted_storage_options(options)
         unknown = sorted(set(options) - STATE_OPTIONS)
         if unknown:
             raise TypeError(

@@ -19,7 +19,7 @@ from .profile import Profile, profile_for
 from .resolve import Target, resolve_url
 from .storage import Settings, Storage, make_storage
 
-__all__ = ("STATE_OPTIONS", "FsspecState", "build_state")
+__all__ = ("STATE_OPTIONS", "FsspecState", "as_mapping", "build_state")
 
 #: The options :meth:`FsspecPathIO.create_state` takes.
 STATE_OPTIONS = frozenset(
@@ -62,7 +62,7 @@ def _as_int(name: str, value: Any) -> int:
     return number
 
 
-def _as_mapping(value: Mapping[str, Any] | Iterable[str] | str | None) -> dict[str, Any]:
+def as_mapping(value: Mapping[str, Any] | Iterable[str] | str | None) -> dict[str, Any]:
     """Storage options as a mapping, JSON object text, or ``key=value`` texts."""
     if value is None:
         return {}
@@ -78,14 +78,13 @@ def _as_mapping(value: Mapping[str, Any] | Iterable[str] | str | None) -> dict[s
 
 def build_state(
     url: str,
-    storage_options: Mapping[str, Any] | str | None = None,
+    storage_options: Mapping[str, Any] | Iterable[str] | str | None = None,
     max_workers: int | str = Settings.max_workers,
     read_chunk_size: int | str = Settings.read_chunk_size,
     write_block_size: int | str = Settings.write_block_size,
-    **more_options: Any,
 ) -> FsspecState:
     """Resolve *url* and make the state (see :meth:`FsspecPathIO.create_state`)."""
-    options = merge_options(_as_mapping(storage_options), more_options)
+    options = as_mapping(storage_options)
     settings = Settings(
         max_workers=_as_int("max_workers", max_workers),
         read_chunk_size=_as_int("read_chunk_size", read_chunk_size),
