@@ -102,8 +102,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=PROGRAM_TIMEOUT,
-                          **kwargs)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=PROGRAM_TIMEOUT, **kwargs
+    )
 
 
 def random_file(path: Path, size: int) -> Path:

@@ -18,15 +18,15 @@ CREDENTIALS = ["--user", f"{USER}:{PASSWORD}"]
 
 
 def curl(*args: str) -> str:
-    result = run([need("curl"), "--silent", "--show-error", "--max-time", "60", *CREDENTIALS,
-                  *args])
+    result = run(
+        [need("curl"), "--silent", "--show-error", "--max-time", "60", *CREDENTIALS, *args]
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 @pytest.fixture
-def served(make_server: Callable[..., ServerThread], tmp_path: Path) -> tuple[ServerThread,
-                                                                              Path]:
+def served(make_server: Callable[..., ServerThread], tmp_path: Path) -> tuple[ServerThread, Path]:
     root = tmp_path / "root"
     root.mkdir()
     return make_server(root), root
@@ -42,8 +42,9 @@ def test_upload_and_download(served: tuple[ServerThread, Path], tmp_path: Path) 
     assert sha256_file(target) == sha256_file(source)
 
 
-def test_resume_download_with_continue_at(served: tuple[ServerThread, Path],
-                                          tmp_path: Path) -> None:
+def test_resume_download_with_continue_at(
+    served: tuple[ServerThread, Path], tmp_path: Path
+) -> None:
     server, root = served
     source = random_file(root / "file.bin", 3 * 1024 * 1024)
     partial = tmp_path / "partial.bin"
@@ -52,8 +53,7 @@ def test_resume_download_with_continue_at(served: tuple[ServerThread, Path],
     assert sha256_file(partial) == sha256_file(source)
 
 
-def test_resume_upload_with_continue_at(served: tuple[ServerThread, Path],
-                                        tmp_path: Path) -> None:
+def test_resume_upload_with_continue_at(served: tuple[ServerThread, Path], tmp_path: Path) -> None:
     server, root = served
     source = random_file(tmp_path / "src.bin", 3 * 1024 * 1024)
     (root / "up.bin").write_bytes(source.read_bytes()[:777_777])
@@ -74,8 +74,7 @@ def test_active_mode(served: tuple[ServerThread, Path], tmp_path: Path) -> None:
     target = tmp_path / "act.bin"
     curl("--ftp-port", "127.0.0.1", "-o", str(target), f"{server.url}/act.bin")
     assert sha256_file(target) == sha256_file(source)
-    curl("--ftp-port", "127.0.0.1", "--disable-eprt", "-T", str(target),
-         f"{server.url}/back.bin")
+    curl("--ftp-port", "127.0.0.1", "--disable-eprt", "-T", str(target), f"{server.url}/back.bin")
     assert sha256_file(root / "back.bin") == sha256_file(source)
 
 
@@ -93,13 +92,14 @@ def test_listings_and_quote_commands(served: tuple[ServerThread, Path]) -> None:
     assert not (root / "dir" / "one.txt").exists()
 
 
-def test_tls13_uploads_arrive_whole_every_time(make_server: Callable[..., ServerThread],
-                                               tmp_path: Path, tls_files: dict[str, Any]
-                                               ) -> None:
+def test_tls13_uploads_arrive_whole_every_time(
+    make_server: Callable[..., ServerThread], tmp_path: Path, tls_files: dict[str, Any]
+) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    server = make_server(root, auth_tls=tls_files["context"], require_tls=True,
-                         require_tls_data=True)
+    server = make_server(
+        root, auth_tls=tls_files["context"], require_tls=True, require_tls_data=True
+    )
     tls = ["--ssl-reqd", "--tlsv1.3", "--cacert", str(tls_files["ca_file"])]
     for attempt in range(8):
         source = random_file(tmp_path / f"src{attempt}.bin", 2 * 1024 * 1024 + attempt * 7919)
@@ -108,6 +108,7 @@ def test_tls13_uploads_arrive_whole_every_time(make_server: Callable[..., Server
     target = tmp_path / "back.bin"
     curl(*tls, "-o", str(target), f"{server.url}/tls0.bin")
     assert sha256_file(target) == sha256_file(tmp_path / "src0.bin")
-    plain = run([need("curl"), "--silent", "--max-time", "30", *CREDENTIALS,
-                 f"{server.url}/tls0.bin"])
+    plain = run(
+        [need("curl"), "--silent", "--max-time", "30", *CREDENTIALS, f"{server.url}/tls0.bin"]
+    )
     assert plain.returncode != 0  # TLS is required

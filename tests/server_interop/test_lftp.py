@@ -11,23 +11,25 @@ from typing import Any
 
 import pytest
 
-from .conftest import PASSWORD, USER, ServerThread, need, random_file, run, sha256_file, \
-    tree_digest
+from .conftest import PASSWORD, USER, ServerThread, need, random_file, run, sha256_file, tree_digest
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.needs_binary("lftp")]
 
-SETTINGS = ("set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; "
-            "set net:reconnect-interval-base 1; set xfer:clobber yes; ")
+SETTINGS = (
+    "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; "
+    "set net:reconnect-interval-base 1; set xfer:clobber yes; "
+)
 
 
 def lftp(server: ServerThread, script: str, *, tls: dict[str, Any] | None = None) -> str:
     if tls is None:
         settings = SETTINGS + "set ftp:ssl-allow no; "
     else:
-        settings = (SETTINGS + "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
-                    f"set ssl:ca-file {tls['ca_file']}; set ssl:verify-certificate yes; ")
-    command = (f"{settings}open -u '{USER}','{PASSWORD}' -p {server.port} 127.0.0.1; "
-               f"{script}")
+        settings = (
+            SETTINGS + "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
+            f"set ssl:ca-file {tls['ca_file']}; set ssl:verify-certificate yes; "
+        )
+    command = f"{settings}open -u '{USER}','{PASSWORD}' -p {server.port} 127.0.0.1; {script}"
     result = run([need("lftp"), "-c", command])
     assert result.returncode == 0, (result.stdout, result.stderr)
     return result.stdout
@@ -45,8 +47,9 @@ def make_tree(root: Path, files: int = 50) -> None:
 
 
 @pytest.mark.parametrize("backend", ["local", "memory"])
-def test_mirror_up_and_back(make_server: Callable[..., ServerThread], tmp_path: Path,
-                            backend: str) -> None:
+def test_mirror_up_and_back(
+    make_server: Callable[..., ServerThread], tmp_path: Path, backend: str
+) -> None:
     source = tmp_path / "source"
     make_tree(source)
     storage: Any = tmp_path / "root" if backend == "local" else "/"
@@ -62,18 +65,25 @@ def test_mirror_up_and_back(make_server: Callable[..., ServerThread], tmp_path: 
     assert len([p for p in source.rglob("*") if p.is_file()]) == 50
 
 
-def test_tls13_uploads_arrive_whole_every_time(make_server: Callable[..., ServerThread],
-                                               tmp_path: Path, tls_files: dict[str, Any]
-                                               ) -> None:
+def test_tls13_uploads_arrive_whole_every_time(
+    make_server: Callable[..., ServerThread], tmp_path: Path, tls_files: dict[str, Any]
+) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    server = make_server(root, auth_tls=tls_files["context"], require_tls=True,
-                         require_tls_data=True, require_tls_session_reuse=True)
-    sources = [random_file(tmp_path / f"src{i}.bin", 1024 * 1024 + i * 4099)
-               for i in range(6)]
+    server = make_server(
+        root,
+        auth_tls=tls_files["context"],
+        require_tls=True,
+        require_tls_data=True,
+        require_tls_session_reuse=True,
+    )
+    sources = [random_file(tmp_path / f"src{i}.bin", 1024 * 1024 + i * 4099) for i in range(6)]
     for attempt, source in enumerate(sources):
-        lftp(server, f"set ssl:priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3'; "
-                     f"put '{source}' -o up{attempt}.bin", tls=tls_files)
+        lftp(
+            server,
+            f"set ssl:priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3'; put '{source}' -o up{attempt}.bin",
+            tls=tls_files,
+        )
         assert sha256_file(root / f"up{attempt}.bin") == sha256_file(source), attempt
     back = tmp_path / "back.bin"
     lftp(server, f"get up0.bin -o '{back}'", tls=tls_files)

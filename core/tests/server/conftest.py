@@ -56,6 +56,7 @@ class ServerThread:
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run *fn* on the server's loop and return its result (awaiting coroutines)."""
+
         async def runner() -> Any:
             result = fn()
             if asyncio.iscoroutine(result):
@@ -124,11 +125,11 @@ def storage(backend: str, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def server(make_server: Callable[..., ServerThread], backend: str, tmp_path: Path
-           ) -> ServerThread:
+def server(make_server: Callable[..., ServerThread], backend: str, tmp_path: Path) -> ServerThread:
     """An anonymous read/write server on the selected backend."""
-    return make_server(users=[anyftp.User(base_path=base_for(backend, tmp_path))],
-                       path_io_factory=backend)
+    return make_server(
+        users=[anyftp.User(base_path=base_for(backend, tmp_path))], path_io_factory=backend
+    )
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def ftp(server: ServerThread) -> Iterator[ftplib.FTP]:
     yield client
     try:
         client.quit()
-    except (ftplib.all_errors):
+    except ftplib.all_errors:
         client.close()
 
 

@@ -13,8 +13,14 @@ TIMEOUT = 10
 class RawControl:
     """Send raw command lines and read complete replies (multi-line aware)."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = TIMEOUT,
-                 context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = TIMEOUT,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
         self.sock: socket.socket = socket.create_connection((host, port), timeout=timeout)
         if context is not None:
             self.sock = context.wrap_socket(self.sock, server_hostname=host)

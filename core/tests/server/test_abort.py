@@ -64,7 +64,8 @@ def test_abor_during_retr_gives_426_then_226(server: ServerThread, big_file: str
 
 
 def test_abor_during_stor_gives_426_then_226_and_drops_upload(
-        server: ServerThread, backend: str, tmp_path: Path) -> None:
+    server: ServerThread, backend: str, tmp_path: Path
+) -> None:
     with control_for(server) as control:
         host, port = control.pasv()
         data = socket.create_connection((host, port), timeout=TIMEOUT)

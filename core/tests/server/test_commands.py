@@ -53,11 +53,11 @@ def test_pwd_cwd_cdup_and_mkd_rmd(ftp: ftplib.FTP) -> None:
     ftp.cwd("..")
     ftp.cwd("..")  # cannot climb above the root
     assert ftp.pwd() == "/"
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.cwd("missing")
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.mkd("alpha")  # exists
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.rmd("alpha")  # not empty
     ftp.rmd("alpha/beta")
     ftp.rmd("alpha")
@@ -112,7 +112,7 @@ def test_retrieve_resumes_after_rest(ftp: ftplib.FTP) -> None:
     upload(ftp, "resume.bin", data)
     assert download(ftp, "resume.bin", rest=123_456) == data[123_456:]
     assert ftp.sendcmd("REST 10").startswith("350")
-    with pytest.raises(ftplib.error_perm, match="^501"):
+    with pytest.raises(ftplib.error_perm, match=r"^501"):
         ftp.sendcmd("REST -5")
 
 
@@ -163,13 +163,13 @@ def test_delete_and_rename(ftp: ftplib.FTP) -> None:
     assert ftp.rename("dir", "moved").startswith("250")
     assert download(ftp, "moved/b.txt") == b"a"
     assert ftp.delete("moved/b.txt").startswith("250")
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.delete("moved/b.txt")
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.delete("moved")  # a directory
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.sendcmd("RNFR nothing-here")
-    with pytest.raises(ftplib.error_perm, match="^503"):
+    with pytest.raises(ftplib.error_perm, match=r"^503"):
         ftp.sendcmd("RNTO somewhere")
 
 
@@ -177,7 +177,7 @@ def test_rnto_must_follow_rnfr(ftp: ftplib.FTP) -> None:
     upload(ftp, "x", b"x")
     ftp.sendcmd("RNFR x")
     ftp.sendcmd("NOOP")
-    with pytest.raises(ftplib.error_perm, match="^503"):
+    with pytest.raises(ftplib.error_perm, match=r"^503"):
         ftp.sendcmd("RNTO y")
 
 
@@ -189,11 +189,11 @@ def test_size_and_mdtm_and_mfmt(ftp: ftplib.FTP) -> None:
     assert ftp.sendcmd("MFMT 20200102030405 f") == "213 Modify=20200102030405; f"
     assert ftp.sendcmd("MDTM f") == "213 20200102030405"
     ftp.mkd("d")
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.sendcmd("SIZE d")
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.sendcmd("SIZE missing")
-    with pytest.raises(ftplib.error_perm, match="^501"):
+    with pytest.raises(ftplib.error_perm, match=r"^501"):
         ftp.sendcmd("MFMT yesterday f")
 
 
@@ -209,13 +209,15 @@ def test_list_formats_like_ls(ftp: ftplib.FTP) -> None:
         lines: list[str] = []
         ftp.retrlines(command, lines.append)
         entries = {name: (mode, size) for mode, size, name in map(_parse_list_line, lines)}
-        assert entries["file with spaces.txt"] == ("-rw-r--r--", 42) or \
-            entries["file with spaces.txt"][1] == 42
+        assert (
+            entries["file with spaces.txt"] == ("-rw-r--r--", 42)
+            or entries["file with spaces.txt"][1] == 42
+        )
         assert entries["sub"][0].startswith("d")
     single: list[str] = []
     ftp.retrlines("LIST file with spaces.txt", single.append)
     assert [_parse_list_line(line)[2] for line in single] == ["file with spaces.txt"]
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.retrlines("LIST missing", single.append)
 
 
@@ -243,7 +245,7 @@ def test_mlsd_and_mlst_facts(ftp: ftplib.FTP) -> None:
     assert lines[0].startswith("250-") and lines[-1].startswith("250 ")
     assert lines[1].startswith(" type=file;size=1000;")
     assert lines[1].endswith("; /data.bin")
-    with pytest.raises(ftplib.error_perm, match="^501"):
+    with pytest.raises(ftplib.error_perm, match=r"^501"):
         list(ftp.mlsd("data.bin"))
     assert ftp.sendcmd("OPTS MLST size;type;").startswith("200 MLST OPTS type;size;")
     assert dict(ftp.mlsd())["data.bin"] == {"type": "file", "size": "1000"}
@@ -270,9 +272,15 @@ def test_syst_noop_help_allo_mode_stru_type_opts(ftp: ftplib.FTP) -> None:
     assert ftp.sendcmd("TYPE L 8").startswith("200")
     assert ftp.sendcmd("TYPE I").startswith("200")
     assert ftp.sendcmd("OPTS UTF8 ON").startswith("200")
-    for command, code in (("MODE B", "504"), ("STRU R", "504"), ("TYPE E", "504"),
-                          ("TYPE X", "501"), ("MODE Q", "501"), ("OPTS NOPE", "501")):
-        with pytest.raises(ftplib.error_perm, match=f"^{code}"):
+    for command, code in (
+        ("MODE B", "504"),
+        ("STRU R", "504"),
+        ("TYPE E", "504"),
+        ("TYPE X", "501"),
+        ("MODE Q", "501"),
+        ("OPTS NOPE", "501"),
+    ):
+        with pytest.raises(ftplib.error_perm, match=rf"^{code}"):
             ftp.sendcmd(command)
 
 
@@ -290,9 +298,9 @@ def test_site_chmod_and_help(ftp: ftplib.FTP, backend: str) -> None:
     assert ftp.sendcmd("SITE CHMOD 600 mode.txt").startswith("200")
     facts = dict(ftp.mlsd())
     assert facts["mode.txt"]["unix.mode"] == "0600"
-    with pytest.raises(ftplib.error_perm, match="^501"):
+    with pytest.raises(ftplib.error_perm, match=r"^501"):
         ftp.sendcmd("SITE CHMOD 99x mode.txt")
-    with pytest.raises(ftplib.error_perm, match="^500"):
+    with pytest.raises(ftplib.error_perm, match=r"^500"):
         ftp.sendcmd("SITE EXEC rm")
 
 
@@ -314,7 +322,7 @@ def test_epsv_and_active_modes_transfer(ftp: ftplib.FTP) -> None:
     assert got == data
     assert ftp.sendcmd("EPSV 1").startswith("229")
     ftp.sendcmd("ABOR")
-    with pytest.raises(ftplib.error_perm, match="^522"):
+    with pytest.raises(ftplib.error_perm, match=r"^522"):
         ftp.sendcmd("EPSV 2")
     # active mode: PORT, then EPRT
     ftp.set_pasv(False)
@@ -336,37 +344,45 @@ def test_epsv_and_active_modes_transfer(ftp: ftplib.FTP) -> None:
 def test_epsv_all_refuses_other_data_commands(ftp: ftplib.FTP) -> None:
     assert ftp.sendcmd("EPSV ALL").startswith("200")
     for command in ("PASV", "PORT 127,0,0,1,4,1", "EPRT |1|127.0.0.1|1025|"):
-        with pytest.raises(ftplib.error_perm, match="^503"):
+        with pytest.raises(ftplib.error_perm, match=r"^503"):
             ftp.sendcmd(command)
     assert ftp.sendcmd("EPSV").startswith("229")
 
 
 def test_transfer_without_data_setup_is_425(ftp: ftplib.FTP) -> None:
     upload(ftp, "x", b"x")
-    with pytest.raises(ftplib.error_temp, match="^425"):
+    with pytest.raises(ftplib.error_temp, match=r"^425"):
         ftp.sendcmd("RETR x")
 
 
-def test_works_with_named_user_and_password(make_server: Callable[..., ServerThread],
-                                           backend: str, tmp_path: object) -> None:
+def test_works_with_named_user_and_password(
+    make_server: Callable[..., ServerThread], backend: str, tmp_path: object
+) -> None:
     user = anyftp.User("alice", "s3cret", base_path=base_for(backend, tmp_path))  # type: ignore[arg-type]
     server = make_server(users=[user], path_io_factory=backend)
     ftp = ftplib.FTP()
     ftp.connect(server.host, server.port, timeout=TIMEOUT)
-    with pytest.raises(ftplib.error_perm, match="^530"):
+    with pytest.raises(ftplib.error_perm, match=r"^530"):
         ftp.login("alice", "wrong")
-    with pytest.raises(ftplib.error_perm, match="^530"):
+    with pytest.raises(ftplib.error_perm, match=r"^530"):
         ftp.login("bob", "s3cret")
     assert ftp.login("alice", "s3cret").startswith("230")
-    with pytest.raises(ftplib.error_perm, match="^503"):
+    with pytest.raises(ftplib.error_perm, match=r"^503"):
         ftp.sendcmd("PASS again")
     ftp.quit()
 
 
-def test_relogin_as_another_user(make_server: Callable[..., ServerThread],
-                                 tmp_path: object) -> None:
-    users = [anyftp.User("a", "1", base_path=tmp_path), anyftp.User("b", "2",  # type: ignore[arg-type]
-                                                                   base_path=tmp_path)]  # type: ignore[arg-type]
+def test_relogin_as_another_user(
+    make_server: Callable[..., ServerThread], tmp_path: object
+) -> None:
+    users = [
+        anyftp.User("a", "1", base_path=tmp_path),
+        anyftp.User(
+            "b",
+            "2",  # type: ignore[arg-type]
+            base_path=tmp_path,
+        ),
+    ]  # type: ignore[arg-type]
     server = make_server(users=users)
     ftp = ftplib.FTP()
     ftp.connect(server.host, server.port, timeout=TIMEOUT)

@@ -30,13 +30,15 @@ class MyServer(anyftp.Server):
 
     @anyftp.ConnectionConditions(anyftp.ConnectionConditions.login_required)
     async def whoami(self, connection: Any, rest: str) -> bool:
-        await self.write_response(connection.command_connection, "200",
-                                  connection.user.login or "anonymous")
+        await self.write_response(
+            connection.command_connection, "200", connection.user.login or "anonymous"
+        )
         return True
 
     @anyftp.ConnectionConditions(anyftp.ConnectionConditions.login_required)
-    @anyftp.PathConditions(anyftp.PathConditions.path_must_exists,
-                           anyftp.PathConditions.path_must_be_file)
+    @anyftp.PathConditions(
+        anyftp.PathConditions.path_must_exists, anyftp.PathConditions.path_must_be_file
+    )
     @anyftp.PathPermissions(anyftp.PathPermissions.readable)
     async def peek(self, connection: Any, rest: str) -> bool:
         real, _ = self.get_paths(connection, rest)
@@ -48,7 +50,9 @@ class MyServer(anyftp.Server):
     @anyftp.ConnectionConditions(
         anyftp.ConnectionConditions.login_required,
         anyftp.ConnectionConditions.passive_server_started,
-        anyftp.ConnectionConditions.data_connection_made, wait=True)
+        anyftp.ConnectionConditions.data_connection_made,
+        wait=True,
+    )
     @anyftp.worker
     @anyftp.unpack_keywords
     async def coll(self, connection: Any, rest: str, *, block_size: int) -> bool:
@@ -59,7 +63,7 @@ class MyServer(anyftp.Server):
         chunk = bytes(range(256)) * 32
         async with stream:
             for offset in range(0, count, len(chunk)):
-                await stream.write(chunk[:min(len(chunk), count - offset)])
+                await stream.write(chunk[: min(len(chunk), count - offset)])
         connection.response("200", f"data transfer done ({block_size})")
         return True
 
@@ -70,8 +74,9 @@ class MyServer(anyftp.Server):
 
 @pytest.fixture
 def my_server(tmp_path: Path) -> Iterator[ServerThread]:
-    server = ServerThread(MyServer([anyftp.User(base_path=tmp_path)], login_failure_delay=0,
-                                   block_size=65536)).start()
+    server = ServerThread(
+        MyServer([anyftp.User(base_path=tmp_path)], login_failure_delay=0, block_size=65536)
+    ).start()
     yield server
     server.stop()
 
@@ -82,10 +87,11 @@ def connect(server: ServerThread) -> ftplib.FTP:
     return ftp
 
 
-def test_subclass_methods_add_and_override_commands(my_server: ServerThread,
-                                                    tmp_path: Path) -> None:
+def test_subclass_methods_add_and_override_commands(
+    my_server: ServerThread, tmp_path: Path
+) -> None:
     ftp = connect(my_server)
-    with pytest.raises(ftplib.error_perm, match="^530"):
+    with pytest.raises(ftplib.error_perm, match=r"^530"):
         ftp.sendcmd("WHOAMI")
     ftp.login()
     assert ftp.sendcmd("NOOP") == "200 boring"
@@ -93,7 +99,7 @@ def test_subclass_methods_add_and_override_commands(my_server: ServerThread,
     assert ftp.sendcmd("WHOAMI") == "200 anonymous"
     (tmp_path / "hello.txt").write_bytes(b"hello world")
     assert ftp.sendcmd("PEEK hello.txt") == "200 hello"
-    with pytest.raises(ftplib.error_perm, match="^550"):
+    with pytest.raises(ftplib.error_perm, match=r"^550"):
         ftp.sendcmd("PEEK missing.txt")
     assert "COLL" in ftp.sendcmd("HELP")
     assert ftp.sendcmd("PWD").startswith("257")  # built-in commands still work
@@ -137,7 +143,7 @@ def test_subclass_machinery_is_not_a_command(my_server: ServerThread) -> None:
     ftp = connect(my_server)
     ftp.login()
     for name in ("CLOSE", "START", "RUN", "ADMIT"):
-        with pytest.raises(ftplib.error_perm, match="^500"):
+        with pytest.raises(ftplib.error_perm, match=r"^500"):
             ftp.sendcmd(name)
     ftp.quit()
 
@@ -150,8 +156,17 @@ class HelloPlugin:
         async def helo(session: Session, argument: str) -> None:
             await session.reply("250", f"hello {argument}, you are {session.client_host}")
 
-        table.add(CommandSpec("HELO", login=False, argument="required", syntax="<name>",
-                              help="say hello", feat="HELO"), helo)
+        table.add(
+            CommandSpec(
+                "HELO",
+                login=False,
+                argument="required",
+                syntax="<name>",
+                help="say hello",
+                feat="HELO",
+            ),
+            helo,
+        )
 
 
 def test_plugin_adds_a_command(make_server: Callable[..., ServerThread]) -> None:
@@ -159,14 +174,14 @@ def test_plugin_adds_a_command(make_server: Callable[..., ServerThread]) -> None
     server = make_server(plugins=[plugin])
     ftp = connect(server)
     assert ftp.sendcmd("HELO you") == "250 hello you, you are 127.0.0.1"
-    with pytest.raises(ftplib.error_perm, match="^501"):
+    with pytest.raises(ftplib.error_perm, match=r"^501"):
         ftp.sendcmd("HELO")
     assert " HELO" in ftp.sendcmd("FEAT")
     assert ftp.sendcmd("HELP HELO") == "214 syntax: HELO <name> (say hello)"
     ftp.quit()
     plain = make_server()  # other servers do not get the plugin's commands
     ftp = connect(plain)
-    with pytest.raises(ftplib.error_perm, match="^500"):
+    with pytest.raises(ftplib.error_perm, match=r"^500"):
         ftp.sendcmd("HELO you")
     ftp.quit()
     anyftp.registry.get_plugin_manager().unregister(plugin)  # type: ignore[attr-defined]

@@ -45,10 +45,13 @@ def test_maximum_connections_per_address(make_server: Callable[..., ServerThread
     second.close()
 
 
-def test_maximum_connections_per_user(make_server: Callable[..., ServerThread],
-                                      tmp_path: Path) -> None:
-    users = [anyftp.User("limited", "pw", base_path=tmp_path, maximum_connections=1),
-             anyftp.User("other", "pw", base_path=tmp_path)]
+def test_maximum_connections_per_user(
+    make_server: Callable[..., ServerThread], tmp_path: Path
+) -> None:
+    users = [
+        anyftp.User("limited", "pw", base_path=tmp_path, maximum_connections=1),
+        anyftp.User("other", "pw", base_path=tmp_path),
+    ]
     server = make_server(users=users)
     first, _ = greet(server)
     first.login("limited", "pw")
@@ -77,10 +80,14 @@ def test_idle_timeout_closes_with_421(make_server: Callable[..., ServerThread]) 
     control.close()
 
 
-def test_failed_logins_are_delayed_and_capped(make_server: Callable[..., ServerThread],
-                                              tmp_path: Path) -> None:
-    server = make_server(users=[anyftp.User("u", "right", base_path=tmp_path)],
-                         login_failure_delay=0.2, max_login_attempts=3)
+def test_failed_logins_are_delayed_and_capped(
+    make_server: Callable[..., ServerThread], tmp_path: Path
+) -> None:
+    server = make_server(
+        users=[anyftp.User("u", "right", base_path=tmp_path)],
+        login_failure_delay=0.2,
+        max_login_attempts=3,
+    )
     control, _ = greet(server)
     for attempt in range(2):
         control.command("USER u")

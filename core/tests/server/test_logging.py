@@ -17,8 +17,8 @@ from .conftest import TIMEOUT, ServerThread
 
 
 def test_commands_replies_sessions_and_transfers_are_logged(
-        make_server: Callable[..., ServerThread], tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    make_server: Callable[..., ServerThread], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="anyftp.server")
     server = make_server(users=[anyftp.User("bob", "hunter2", base_path=tmp_path)])
     ftp = ftplib.FTP()
@@ -33,8 +33,11 @@ def test_commands_replies_sessions_and_transfers_are_logged(
     assert any(m.endswith("-> PASS ****") for m in messages)
     assert any(m.endswith("-> STOR f.bin") for m in messages)
     assert any(m.endswith("<- 226 transfer complete") for m in messages)
-    infos = [r.getMessage() for r in caplog.records
-             if r.name == "anyftp.server" and r.levelno == logging.INFO]
+    infos = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "anyftp.server" and r.levelno == logging.INFO
+    ]
     assert any(m.startswith("session opened from 127.0.0.1") for m in infos)
     assert any(m.startswith("session closed from 127.0.0.1") for m in infos)
     transfer = [m for m in infos if m.startswith("transfer STOR")]

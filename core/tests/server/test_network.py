@@ -43,9 +43,9 @@ def test_ipv6_epsv_and_eprt(make_server: Callable[..., ServerThread], tmp_path: 
     out = io.BytesIO()
     ftp.retrbinary("RETR v6.bin", out.write)
     assert out.getvalue() == data
-    with pytest.raises(ftplib.error_perm, match="^501"):
+    with pytest.raises(ftplib.error_perm, match=r"^501"):
         ftp.sendcmd("PASV")
-    with pytest.raises(ftplib.error_perm, match="^522"):
+    with pytest.raises(ftplib.error_perm, match=r"^522"):
         ftp.sendcmd("EPSV 1")
     assert ftp.sendcmd("EPSV 2").startswith("229")
     ftp.sendcmd("ABOR")
@@ -53,13 +53,14 @@ def test_ipv6_epsv_and_eprt(make_server: Callable[..., ServerThread], tmp_path: 
     out = io.BytesIO()
     ftp.retrbinary("RETR v6.bin", out.write)
     assert out.getvalue() == data
-    with pytest.raises(ftplib.error_perm, match="^522"):
+    with pytest.raises(ftplib.error_perm, match=r"^522"):
         ftp.sendcmd("EPRT |1|127.0.0.1|5000|")
     ftp.quit()
 
 
-def test_passive_ports_come_from_the_range(make_server: Callable[..., ServerThread],
-                                           tmp_path: Path) -> None:
+def test_passive_ports_come_from_the_range(
+    make_server: Callable[..., ServerThread], tmp_path: Path
+) -> None:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     base = probe.getsockname()[1]
@@ -102,8 +103,15 @@ def test_masquerade_address_in_pasv(make_server: Callable[..., ServerThread]) ->
         assert parse_pasv(reply.text)[0] == "203.0.113.7"
 
 
-@pytest.mark.parametrize("command", ["PORT 10,0,0,1,200,10", "EPRT |1|10.0.0.1|51210|",
-                                     "PORT 127,0,0,1,0,21", "EPRT |1|127.0.0.1|80|"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "PORT 10,0,0,1,200,10",
+        "EPRT |1|10.0.0.1|51210|",
+        "PORT 127,0,0,1,0,21",
+        "EPRT |1|127.0.0.1|80|",
+    ],
+)
 def test_no_ftp_bounce(server: ServerThread, command: str) -> None:
     with RawControl(server.host, server.port) as control:
         control.reply()
@@ -112,7 +120,8 @@ def test_no_ftp_bounce(server: ServerThread, command: str) -> None:
 
 
 def test_data_connection_from_another_address_is_refused(
-        make_server: Callable[..., ServerThread], tmp_path: Path) -> None:
+    make_server: Callable[..., ServerThread], tmp_path: Path
+) -> None:
     server = make_server(host="0.0.0.0", wait_future_timeout=1)
     (tmp_path / "f").write_bytes(b"data")
     with RawControl("127.0.0.1", server.port) as control:

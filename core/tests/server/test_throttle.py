@@ -29,8 +29,7 @@ SIZE = 3 * 1024 * 1024
 MINIMUM = (SIZE - LIMIT // 8) / LIMIT * 0.9
 
 
-def client(server: ServerThread, login: str = "anonymous", password: str = "x"
-           ) -> ftplib.FTP:
+def client(server: ServerThread, login: str = "anonymous", password: str = "x") -> ftplib.FTP:
     ftp = ftplib.FTP()
     ftp.connect(server.host, server.port, timeout=TIMEOUT)
     ftp.login(login, password)
@@ -69,21 +68,24 @@ def test_no_limit_is_fast(make_server: Callable[..., ServerThread], payload: byt
     assert timed_download(server, "blob") < MINIMUM
 
 
-def test_download_limit_per_connection(make_server: Callable[..., ServerThread],
-                                       payload: bytes) -> None:
+def test_download_limit_per_connection(
+    make_server: Callable[..., ServerThread], payload: bytes
+) -> None:
     server = make_server(write_speed_limit_per_connection=LIMIT)
     assert timed_download(server, "blob") >= MINIMUM
 
 
-def test_upload_limit_per_server(make_server: Callable[..., ServerThread], payload: bytes,
-                                 tmp_path: Path) -> None:
+def test_upload_limit_per_server(
+    make_server: Callable[..., ServerThread], payload: bytes, tmp_path: Path
+) -> None:
     server = make_server(read_speed_limit=LIMIT)
     assert timed_upload(server, "up", payload) >= MINIMUM
     assert (tmp_path / "up").read_bytes() == payload
 
 
-def test_server_limit_is_shared_by_connections(make_server: Callable[..., ServerThread],
-                                               payload: bytes) -> None:
+def test_server_limit_is_shared_by_connections(
+    make_server: Callable[..., ServerThread], payload: bytes
+) -> None:
     server = make_server(write_speed_limit=2 * LIMIT)
     times: list[float] = []
 
@@ -101,12 +103,16 @@ def test_server_limit_is_shared_by_connections(make_server: Callable[..., Server
     assert time.monotonic() - started >= MINIMUM
 
 
-@pytest.mark.parametrize("limits", [{"write_speed_limit": LIMIT},
-                                    {"write_speed_limit_per_connection": LIMIT}])
-def test_user_limits(make_server: Callable[..., ServerThread], payload: bytes,
-                     tmp_path: Path, limits: dict[str, int]) -> None:
-    users = [anyftp.User("slow", "pw", base_path=tmp_path, **limits),
-             anyftp.User("fast", "pw", base_path=tmp_path)]
+@pytest.mark.parametrize(
+    "limits", [{"write_speed_limit": LIMIT}, {"write_speed_limit_per_connection": LIMIT}]
+)
+def test_user_limits(
+    make_server: Callable[..., ServerThread], payload: bytes, tmp_path: Path, limits: dict[str, int]
+) -> None:
+    users = [
+        anyftp.User("slow", "pw", base_path=tmp_path, **limits),
+        anyftp.User("fast", "pw", base_path=tmp_path),
+    ]
     server = make_server(users=users)
     assert timed_download(server, "blob", login="slow", password="pw") >= MINIMUM
     assert timed_download(server, "blob", login="fast", password="pw") < MINIMUM

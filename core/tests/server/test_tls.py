@@ -24,22 +24,24 @@ from .rawftp import RawControl
 pytestmark = pytest.mark.timeout(60)
 
 
-class ReusingFTP_TLS(ftplib.FTP_TLS):  # noqa: N801 - ftplib's naming
+class ReusingFTP_TLS(ftplib.FTP_TLS):
     """FTP_TLS that resumes the control connection's TLS session on data connections."""
 
     def ntransfercmd(self, cmd: str, rest: Any = None) -> tuple[socket.socket, int | None]:
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
         if self._prot_p:  # type: ignore[attr-defined]
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)  # type: ignore[union-attr]
+            conn = self.context.wrap_socket(
+                conn, server_hostname=self.host, session=self.sock.session
+            )  # type: ignore[union-attr]
         return conn, size
 
 
-class ImplicitFTP_TLS(ftplib.FTP_TLS):  # noqa: N801 - ftplib's naming
+class ImplicitFTP_TLS(ftplib.FTP_TLS):
     """FTP_TLS for implicit FTPS: TLS from the first byte."""
 
-    def connect(self, host: str = "", port: int = 0, timeout: float = -999,
-                source_address: Any = None) -> str:
+    def connect(
+        self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
+    ) -> str:
         self.host, self.port, self.timeout = host, port, timeout
         raw = socket.create_connection((host, port), timeout)
         self.sock = self.context.wrap_socket(raw, server_hostname=host)
@@ -54,21 +56,30 @@ def sha256(data: bytes) -> str:
 
 
 @pytest.fixture
-def tls_server(make_server: Callable[..., ServerThread], backend: str, tmp_path: Path,
-               server_tls_context: ssl.SSLContext) -> ServerThread:
-    return make_server(users=[anyftp.User(base_path=base_for(backend, tmp_path))],
-                       path_io_factory=backend, auth_tls=server_tls_context)
+def tls_server(
+    make_server: Callable[..., ServerThread],
+    backend: str,
+    tmp_path: Path,
+    server_tls_context: ssl.SSLContext,
+) -> ServerThread:
+    return make_server(
+        users=[anyftp.User(base_path=base_for(backend, tmp_path))],
+        path_io_factory=backend,
+        auth_tls=server_tls_context,
+    )
 
 
-def ftps(server: ServerThread, context: ssl.SSLContext, cls: type = ftplib.FTP_TLS
-         ) -> ftplib.FTP_TLS:
+def ftps(
+    server: ServerThread, context: ssl.SSLContext, cls: type = ftplib.FTP_TLS
+) -> ftplib.FTP_TLS:
     client: ftplib.FTP_TLS = cls(context=context)
     client.connect(server.host, server.port, timeout=TIMEOUT)
     return client
 
 
-def test_explicit_tls_round_trip(tls_server: ServerThread,
-                                 client_tls_context: ssl.SSLContext) -> None:
+def test_explicit_tls_round_trip(
+    tls_server: ServerThread, client_tls_context: ssl.SSLContext
+) -> None:
     ftp = ftps(tls_server, client_tls_context)
     features = ftp.sendcmd("FEAT")
     for feature in ("AUTH TLS", "PBSZ", "PROT"):
@@ -91,15 +102,15 @@ def test_explicit_tls_round_trip(tls_server: ServerThread,
     ftp.quit()
 
 
-def test_auth_variants_and_ccc(tls_server: ServerThread,
-                               client_tls_context: ssl.SSLContext) -> None:
+def test_auth_variants_and_ccc(
+    tls_server: ServerThread, client_tls_context: ssl.SSLContext
+) -> None:
     with RawControl(tls_server.host, tls_server.port) as control:
         assert control.reply().code == "220"
         assert control.command("AUTH KERBEROS").code == "504"
         assert control.command("PBSZ 0").code == "503"
         assert control.command("AUTH TLS").code == "234"
-        control.sock = client_tls_context.wrap_socket(control.sock,
-                                                      server_hostname=tls_server.host)
+        control.sock = client_tls_context.wrap_socket(control.sock, server_hostname=tls_server.host)
         assert control.command("AUTH TLS").code == "503"
         assert control.command("PROT P").code == "503"  # PBSZ first
         assert control.command("PBSZ 0").text == "PBSZ=0"
@@ -110,9 +121,12 @@ def test_auth_variants_and_ccc(tls_server: ServerThread,
         assert control.command("NOOP").code == "200"
 
 
-def test_implicit_tls(make_server: Callable[..., ServerThread], tmp_path: Path,
-                      server_tls_context: ssl.SSLContext,
-                      client_tls_context: ssl.SSLContext) -> None:
+def test_implicit_tls(
+    make_server: Callable[..., ServerThread],
+    tmp_path: Path,
+    server_tls_context: ssl.SSLContext,
+    client_tls_context: ssl.SSLContext,
+) -> None:
     server = make_server(users=[anyftp.User(base_path=tmp_path)], ssl=server_tls_context)
     ftp = ftps(server, client_tls_context, ImplicitFTP_TLS)
     assert ftp.welcome.startswith("220")
@@ -129,11 +143,18 @@ def test_implicit_tls(make_server: Callable[..., ServerThread], tmp_path: Path,
 
 
 def test_require_tls_refuses_clear_login_and_clear_data(
-        make_server: Callable[..., ServerThread], tmp_path: Path,
-        server_tls_context: ssl.SSLContext, client_tls_context: ssl.SSLContext) -> None:
+    make_server: Callable[..., ServerThread],
+    tmp_path: Path,
+    server_tls_context: ssl.SSLContext,
+    client_tls_context: ssl.SSLContext,
+) -> None:
     (tmp_path / "f").write_bytes(b"payload")
-    server = make_server(users=[anyftp.User(base_path=tmp_path)],
-                         auth_tls=server_tls_context, require_tls=True, require_tls_data=True)
+    server = make_server(
+        users=[anyftp.User(base_path=tmp_path)],
+        auth_tls=server_tls_context,
+        require_tls=True,
+        require_tls_data=True,
+    )
     with RawControl(server.host, server.port) as control:
         assert control.reply().code == "220"
         assert control.command("FEAT").code == "211"
@@ -142,11 +163,11 @@ def test_require_tls_refuses_clear_login_and_clear_data(
     ftp = ftps(server, client_tls_context)
     ftp.login()  # does AUTH TLS first
     ftp.sendcmd("PBSZ 0")
-    with pytest.raises(ftplib.error_perm, match="^534"):
+    with pytest.raises(ftplib.error_perm, match=r"^534"):
         ftp.sendcmd("PROT C")
     ftp.voidcmd("TYPE I")
     ftp.sendcmd("EPSV")
-    with pytest.raises(ftplib.error_perm, match="^521"):
+    with pytest.raises(ftplib.error_perm, match=r"^521"):
         ftp.sendcmd("RETR f")
     ftp.prot_p()
     out = io.BytesIO()
@@ -157,14 +178,20 @@ def test_require_tls_refuses_clear_login_and_clear_data(
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
 def test_data_connections_resume_the_control_session(
-        make_server: Callable[..., ServerThread], tmp_path: Path,
-        server_tls_context: ssl.SSLContext, client_tls_context: ssl.SSLContext,
-        version: ssl.TLSVersion) -> None:
+    make_server: Callable[..., ServerThread],
+    tmp_path: Path,
+    server_tls_context: ssl.SSLContext,
+    client_tls_context: ssl.SSLContext,
+    version: ssl.TLSVersion,
+) -> None:
     client_tls_context.maximum_version = version
     client_tls_context.minimum_version = version
     (tmp_path / "f").write_bytes(b"resumed")
-    server = make_server(users=[anyftp.User(base_path=tmp_path)],
-                         auth_tls=server_tls_context, require_tls_session_reuse=True)
+    server = make_server(
+        users=[anyftp.User(base_path=tmp_path)],
+        auth_tls=server_tls_context,
+        require_tls_session_reuse=True,
+    )
     ftp = ftps(server, client_tls_context, ReusingFTP_TLS)
     ftp.login()
     ftp.prot_p()
@@ -183,7 +210,8 @@ def test_data_connections_resume_the_control_session(
 
 
 def test_tls13_data_connections_send_no_session_tickets(
-        tls_server: ServerThread, client_tls_context: ssl.SSLContext) -> None:
+    tls_server: ServerThread, client_tls_context: ssl.SSLContext
+) -> None:
     client_tls_context.minimum_version = ssl.TLSVersion.TLSv1_3
     ftp = ftps(tls_server, client_tls_context)
     ftp.login()
@@ -204,8 +232,7 @@ def test_tls13_data_connections_send_no_session_tickets(
     ftp.quit()
 
 
-def _stor_then_reset(control: RawControl, context: ssl.SSLContext | None,
-                     payload: bytes) -> str:
+def _stor_then_reset(control: RawControl, context: ssl.SSLContext | None, payload: bytes) -> str:
     host, port = control.pasv()
     raw = socket.create_connection((host, port), timeout=TIMEOUT)
     control.send("STOR cut.bin")
@@ -220,28 +247,30 @@ def _stor_then_reset(control: RawControl, context: ssl.SSLContext | None,
 
 
 @pytest.mark.parametrize("use_tls", [False, True])
-def test_upload_cut_by_reset_is_never_226(tls_server: ServerThread,
-                                          client_tls_context: ssl.SSLContext,
-                                          use_tls: bool) -> None:
+def test_upload_cut_by_reset_is_never_226(
+    tls_server: ServerThread, client_tls_context: ssl.SSLContext, use_tls: bool
+) -> None:
     with RawControl(tls_server.host, tls_server.port) as control:
         assert control.reply().code == "220"
         if use_tls:
             assert control.command("AUTH TLS").code == "234"
-            control.sock = client_tls_context.wrap_socket(control.sock,
-                                                          server_hostname=tls_server.host)
+            control.sock = client_tls_context.wrap_socket(
+                control.sock, server_hostname=tls_server.host
+            )
             control.command("PBSZ 0")
             control.command("PROT P")
         control.login()
         control.command("TYPE I")
-        code = _stor_then_reset(control, client_tls_context if use_tls else None,
-                                os.urandom(300_000))
+        code = _stor_then_reset(
+            control, client_tls_context if use_tls else None, os.urandom(300_000)
+        )
         assert code == "426"
         assert control.command("NOOP").code == "200"
 
 
 def test_tls_upload_ended_without_close_notify_is_complete(
-        tls_server: ServerThread, client_tls_context: ssl.SSLContext, backend: str,
-        tmp_path: Path) -> None:
+    tls_server: ServerThread, client_tls_context: ssl.SSLContext, backend: str, tmp_path: Path
+) -> None:
     ftp = ftps(tls_server, client_tls_context)
     ftp.login()
     ftp.prot_p()

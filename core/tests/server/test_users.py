@@ -18,11 +18,13 @@ from anyftp.server import (
 
 
 def test_nearest_permission_wins() -> None:
-    user = User(permissions=[
-        Permission("/", readable=False, writable=False),
-        Permission("/home", readable=True, writable=False),
-        Permission("/home/guido", readable=True, writable=True),
-    ])
+    user = User(
+        permissions=[
+            Permission("/", readable=False, writable=False),
+            Permission("/home", readable=True, writable=False),
+            Permission("/home/guido", readable=True, writable=True),
+        ]
+    )
     assert not user.permission_for("/").readable
     assert not user.permission_for("/etc/passwd").readable
     assert user.permission_for("/home/x").readable
@@ -49,8 +51,11 @@ def test_memory_user_manager_lookup() -> None:
     manager = MemoryUserManager([guido, anonymous, free])
 
     async def check() -> None:
-        assert await manager.get_user("Guido") == (GetUserResponse.PASSWORD_REQUIRED, guido,
-                                                  "password required")
+        assert await manager.get_user("Guido") == (
+            GetUserResponse.PASSWORD_REQUIRED,
+            guido,
+            "password required",
+        )
         state, user, _ = await manager.get_user("someone")
         assert (state, user) == (GetUserResponse.OK, anonymous)
         state, user, _ = await manager.get_user("free")

@@ -29,58 +29,129 @@ DEFAULT_PORT = 2121
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "serve", help="run an FTP/FTPS server",
+        "serve",
+        help="run an FTP/FTPS server",
         description="Run an FTP/FTPS server. Anonymous users may read (not write) the root "
-                    "directory unless told otherwise.")
+        "directory unless told otherwise.",
+    )
     net = parser.add_argument_group("network")
-    net.add_argument("--host", default=DEFAULT_HOST,
-                     help=f"address to listen on (default: {DEFAULT_HOST}; use 0.0.0.0 or "
-                          ":: to listen on all interfaces)")
-    net.add_argument("--port", "-p", type=int, default=DEFAULT_PORT,
-                     help=f"port to listen on (default: {DEFAULT_PORT}; 0 picks a free port, "
-                          "printed at startup)")
-    net.add_argument("--passive-ports", metavar="LOW-HIGH",
-                     help="port range for passive data connections, e.g. 60000-60100")
-    net.add_argument("--masquerade-address", metavar="IPV4",
-                     help="address announced in PASV replies (server behind NAT)")
+    net.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default: {DEFAULT_HOST}; use 0.0.0.0 or "
+        ":: to listen on all interfaces)",
+    )
+    net.add_argument(
+        "--port",
+        "-p",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default: {DEFAULT_PORT}; 0 picks a free port, "
+        "printed at startup)",
+    )
+    net.add_argument(
+        "--passive-ports",
+        metavar="LOW-HIGH",
+        help="port range for passive data connections, e.g. 60000-60100",
+    )
+    net.add_argument(
+        "--masquerade-address",
+        metavar="IPV4",
+        help="address announced in PASV replies (server behind NAT)",
+    )
     store = parser.add_argument_group("storage")
-    store.add_argument("--root", "-d", default=".",
-                       help="directory served, in the backend's namespace (default: .)")
-    store.add_argument("--backend", default="local",
-                       help="storage backend by name: local, threadpool, memory, s3, fsspec "
-                            "or a plugin's (default: local)")
-    store.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
-                       help="option for the backend (repeatable); values are JSON or text")
+    store.add_argument(
+        "--root",
+        "-d",
+        default=".",
+        help="directory served, in the backend's namespace (default: .)",
+    )
+    store.add_argument(
+        "--backend",
+        default="local",
+        help="storage backend by name: local, threadpool, memory, s3, fsspec "
+        "or a plugin's (default: local)",
+    )
+    store.add_argument(
+        "--backend-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option for the backend (repeatable); values are JSON or text",
+    )
     users = parser.add_argument_group("users")
     users.add_argument("--write", action="store_true", help="let anonymous users write")
-    users.add_argument("--user", action="append", default=[], metavar="LOGIN:PASSWORD",
-                       help="an account with read/write access to the root (repeatable)")
-    users.add_argument("--users-file", type=Path, metavar="PATH",
-                       help="accounts from a TOML or JSON file (see the documentation)")
-    users.add_argument("--anonymous", action=argparse.BooleanOptionalAction, default=None,
-                       help="allow anonymous login (default: on unless accounts are given)")
-    users.add_argument("--hash-password", metavar="PASSWORD",
-                       help="print the hashed form of PASSWORD ('-' reads stdin) and exit")
+    users.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="LOGIN:PASSWORD",
+        help="an account with read/write access to the root (repeatable)",
+    )
+    users.add_argument(
+        "--users-file",
+        type=Path,
+        metavar="PATH",
+        help="accounts from a TOML or JSON file (see the documentation)",
+    )
+    users.add_argument(
+        "--anonymous",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow anonymous login (default: on unless accounts are given)",
+    )
+    users.add_argument(
+        "--hash-password",
+        metavar="PASSWORD",
+        help="print the hashed form of PASSWORD ('-' reads stdin) and exit",
+    )
     tls = parser.add_argument_group("TLS")
-    tls.add_argument("--tls-cert", type=Path, metavar="PEM",
-                     help="certificate chain; enables AUTH TLS (explicit FTPS)")
-    tls.add_argument("--tls-key", type=Path, metavar="PEM",
-                     help="private key (default: in the certificate file)")
-    tls.add_argument("--implicit-tls", action="store_true",
-                     help="TLS from the first byte (implicit FTPS) instead of AUTH TLS")
-    tls.add_argument("--require-tls", action="store_true",
-                     help="refuse login and transfers without TLS")
+    tls.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="PEM",
+        help="certificate chain; enables AUTH TLS (explicit FTPS)",
+    )
+    tls.add_argument(
+        "--tls-key", type=Path, metavar="PEM", help="private key (default: in the certificate file)"
+    )
+    tls.add_argument(
+        "--implicit-tls",
+        action="store_true",
+        help="TLS from the first byte (implicit FTPS) instead of AUTH TLS",
+    )
+    tls.add_argument(
+        "--require-tls", action="store_true", help="refuse login and transfers without TLS"
+    )
     limits = parser.add_argument_group("limits")
-    limits.add_argument("--max-connections", type=int, default=256,
-                        help="connections served at once (default: 256)")
-    limits.add_argument("--max-connections-per-ip", type=int, default=32,
-                        help="connections from one client address (default: 32)")
-    limits.add_argument("--idle-timeout", type=float, default=300.0,
-                        help="seconds a client may stay silent (default: 300)")
-    limits.add_argument("--login-failure-delay", type=float, default=1.0,
-                        help="seconds before answering a failed login (default: 1)")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log sessions and transfers; twice: every command and reply")
+    limits.add_argument(
+        "--max-connections", type=int, default=256, help="connections served at once (default: 256)"
+    )
+    limits.add_argument(
+        "--max-connections-per-ip",
+        type=int,
+        default=32,
+        help="connections from one client address (default: 32)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        help="seconds a client may stay silent (default: 300)",
+    )
+    limits.add_argument(
+        "--login-failure-delay",
+        type=float,
+        default=1.0,
+        help="seconds before answering a failed login (default: 1)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log sessions and transfers; twice: every command and reply",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -126,27 +197,46 @@ def load_users_file(path: Path, default_base: str) -> list[Any]:
     for entry in entries:
         if not isinstance(entry, dict):
             raise ValueError(f"{path}: each user must be a table/object, got {entry!r}")
-        permissions = [Permission(p.get("path", "/"), readable=bool(p.get("readable", True)),
-                                  writable=bool(p.get("writable", False)))
-                       for p in entry.get("permissions", [{"path": "/", "writable": True}])]
-        known = {"login", "password", "base_path", "home", "home_path", "permissions",
-                 "maximum_connections", "read_speed_limit", "write_speed_limit",
-                 "read_speed_limit_per_connection", "write_speed_limit_per_connection"}
+        permissions = [
+            Permission(
+                p.get("path", "/"),
+                readable=bool(p.get("readable", True)),
+                writable=bool(p.get("writable", False)),
+            )
+            for p in entry.get("permissions", [{"path": "/", "writable": True}])
+        ]
+        known = {
+            "login",
+            "password",
+            "base_path",
+            "home",
+            "home_path",
+            "permissions",
+            "maximum_connections",
+            "read_speed_limit",
+            "write_speed_limit",
+            "read_speed_limit_per_connection",
+            "write_speed_limit_per_connection",
+        }
         unknown = set(entry) - known
         if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)} for user "
-                             f"{entry.get('login')!r}")
-        users.append(User(
-            entry.get("login"), entry.get("password"),
-            base_path=entry.get("base_path", default_base),
-            home_path=entry.get("home", entry.get("home_path", "/")),
-            permissions=permissions,
-            maximum_connections=entry.get("maximum_connections"),
-            read_speed_limit=entry.get("read_speed_limit"),
-            write_speed_limit=entry.get("write_speed_limit"),
-            read_speed_limit_per_connection=entry.get("read_speed_limit_per_connection"),
-            write_speed_limit_per_connection=entry.get("write_speed_limit_per_connection"),
-        ))
+            raise ValueError(
+                f"{path}: unknown keys {sorted(unknown)} for user {entry.get('login')!r}"
+            )
+        users.append(
+            User(
+                entry.get("login"),
+                entry.get("password"),
+                base_path=entry.get("base_path", default_base),
+                home_path=str(entry.get("home", entry.get("home_path", "/"))),
+                permissions=permissions,
+                maximum_connections=entry.get("maximum_connections"),
+                read_speed_limit=entry.get("read_speed_limit"),
+                write_speed_limit=entry.get("write_speed_limit"),
+                read_speed_limit_per_connection=entry.get("read_speed_limit_per_connection"),
+                write_speed_limit_per_connection=entry.get("write_speed_limit_per_connection"),
+            )
+        )
     return users
 
 
@@ -169,14 +259,24 @@ def build_server(args: argparse.Namespace) -> Any:
         login, sep, password = item.partition(":")
         if not sep or not login:
             raise ValueError(f"--user must be LOGIN:PASSWORD, got {item!r}")
-        users.append(User(login, password, base_path=args.root,
-                          permissions=[Permission("/", readable=True, writable=True)]))
+        users.append(
+            User(
+                login,
+                password,
+                base_path=args.root,
+                permissions=[Permission("/", readable=True, writable=True)],
+            )
+        )
     if args.users_file is not None:
         users.extend(load_users_file(args.users_file, args.root))
     anonymous = args.anonymous if args.anonymous is not None else not users
     if anonymous and not any(u.login is None for u in users):
-        users.append(User(base_path=args.root,
-                          permissions=[Permission("/", readable=True, writable=args.write)]))
+        users.append(
+            User(
+                base_path=args.root,
+                permissions=[Permission("/", readable=True, writable=args.write)],
+            )
+        )
     if not users:
         raise ValueError("no user could log in: give --user, --users-file or --anonymous")
     context = _tls_context(args)
@@ -208,8 +308,11 @@ async def _serve(server: Any, host: str, port: int) -> None:
     bound_host, bound_port = server.address
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     scheme = "ftps" if server.ssl is not None else "ftp"
-    print(f"anyftp: serving {scheme}://{shown}:{bound_port}/ (backend "
-          f"{server.backend_class.__name__}); press Ctrl+C to stop", flush=True)
+    print(
+        f"anyftp: serving {scheme}://{shown}:{bound_port}/ (backend "
+        f"{server.backend_class.__name__}); press Ctrl+C to stop",
+        flush=True,
+    )
     try:
         await server.serve_forever()
     finally:
@@ -220,12 +323,16 @@ def run(args: argparse.Namespace) -> int:
     if args.hash_password is not None:
         from ..server import hash_password
 
-        secret = sys.stdin.readline().rstrip("\n") if args.hash_password == "-" \
-            else args.hash_password
+        secret = (
+            sys.stdin.readline().rstrip("\n") if args.hash_password == "-" else args.hash_password
+        )
         print(hash_password(secret))
         return 0
-    level = logging.WARNING if not args.verbose else (
-        logging.INFO if args.verbose == 1 else logging.DEBUG)
+    level = (
+        logging.WARNING
+        if not args.verbose
+        else (logging.INFO if args.verbose == 1 else logging.DEBUG)
+    )
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         server = build_server(args)

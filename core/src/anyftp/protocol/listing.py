@@ -29,8 +29,9 @@ def format_list_time(mtime: float, now: float) -> str:
     return f"{month} {moment.tm_mday:02d} {moment.tm_year:>5d}"
 
 
-def format_list_line(name: str, stat: object, *, now: float, owner: str = "ftp",
-                     group: str = "ftp") -> str:
+def format_list_line(
+    name: str, stat: object, *, now: float, owner: str = "ftp", group: str = "ftp"
+) -> str:
     """One LIST line (without line end) for *name* from a stat-like object."""
     mode = int(getattr(stat, "st_mode", 0))
     if not stat_module.S_IFMT(mode):
@@ -38,8 +39,10 @@ def format_list_line(name: str, stat: object, *, now: float, owner: str = "ftp",
     nlink = int(getattr(stat, "st_nlink", 1) or 1)
     size = int(getattr(stat, "st_size", 0))
     mtime = float(getattr(stat, "st_mtime", 0.0))
-    return (f"{stat_module.filemode(mode)} {nlink:>3d} {owner:<8} {group:<8} {size:>12d} "
-            f"{format_list_time(mtime, now)} {name}")
+    return (
+        f"{stat_module.filemode(mode)} {nlink:>3d} {owner:<8} {group:<8} {size:>12d} "
+        f"{format_list_time(mtime, now)} {name}"
+    )
 
 
 def split_list_options(argument: str) -> tuple[str, str]:

@@ -18,8 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ("CommandSpec", "CommandTable", "Handler", "ArgumentRule", "PermissionNeed",
-           "identity_path")
+__all__ = (
+    "CommandSpec",
+    "CommandTable",
+    "Handler",
+    "ArgumentRule",
+    "PermissionNeed",
+    "identity_path",
+)
 
 Handler = Callable[["Session", str], Awaitable[None]]
 ArgumentRule = Literal["required", "optional", "forbidden"]
@@ -72,8 +78,10 @@ class CommandTable:
     def alias(self, name: str, target: str) -> None:
         """Make *name* behave as *target* (e.g. ``XPWD`` as ``PWD``)."""
         spec, handler = self._entries[target]
-        self._entries[name] = (replace(spec, name=name, help=f"same as {target}",
-                                       feat=None), handler)
+        self._entries[name] = (
+            replace(spec, name=name, help=f"same as {target}", feat=None),
+            handler,
+        )
 
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)

@@ -26,8 +26,7 @@ from typing import Any
 
 from .connection import Connection
 
-__all__ = ("ConnectionConditions", "PathConditions", "PathPermissions", "worker",
-           "unpack_keywords")
+__all__ = ("ConnectionConditions", "PathConditions", "PathPermissions", "worker", "unpack_keywords")
 
 Method = Callable[..., Awaitable[Any]]
 
@@ -41,8 +40,13 @@ class ConnectionConditions:
     data_connection_made = ("data_connection", "no data connection made")
     rename_from_required = ("rename_from", "no filename (use RNFR first)")
 
-    def __init__(self, *fields: tuple[str, str], wait: bool = False, fail_code: str = "503",
-                 fail_info: str | None = None) -> None:
+    def __init__(
+        self,
+        *fields: tuple[str, str],
+        wait: bool = False,
+        fail_code: str = "503",
+        fail_info: str | None = None,
+    ) -> None:
         self.fields = fields
         self.wait = wait
         self.fail_code = fail_code
@@ -50,8 +54,7 @@ class ConnectionConditions:
 
     def __call__(self, f: Method) -> Method:
         @functools.wraps(f)
-        async def wrapper(server: Any, connection: Connection, *args: Any, **kwargs: Any
-                          ) -> Any:
+        async def wrapper(server: Any, connection: Connection, *args: Any, **kwargs: Any) -> Any:
             timeout = connection.value("wait_future_timeout") if self.wait else None
             for name, message in self.fields:
                 future = connection[name]
@@ -62,10 +65,12 @@ class ConnectionConditions:
                     except TimeoutError:
                         pass
                 if not future.done() or future.cancelled():
-                    info = self.fail_info or ("not logged in" if name == "logged"
-                                              else f"bad sequence of commands ({message})")
-                    code = "530" if name == "logged" and self.fail_code == "503" \
-                        else self.fail_code
+                    info = self.fail_info or (
+                        "not logged in"
+                        if name == "logged"
+                        else f"bad sequence of commands ({message})"
+                    )
+                    code = "530" if name == "logged" and self.fail_code == "503" else self.fail_code
                     connection.response(code, info)
                     return True
             return await f(server, connection, *args, **kwargs)
@@ -86,8 +91,9 @@ class PathConditions:
 
     def __call__(self, f: Method) -> Method:
         @functools.wraps(f)
-        async def wrapper(server: Any, connection: Connection, rest: Any, *args: Any,
-                          **kwargs: Any) -> Any:
+        async def wrapper(
+            server: Any, connection: Connection, rest: Any, *args: Any, **kwargs: Any
+        ) -> Any:
             real, _ = server.get_paths(connection, rest)
             path_io = connection.session.path_io
             for name, fail, message in self.conditions:
@@ -112,8 +118,9 @@ class PathPermissions:
 
     def __call__(self, f: Method) -> Method:
         @functools.wraps(f)
-        async def wrapper(server: Any, connection: Connection, rest: Any, *args: Any,
-                          **kwargs: Any) -> Any:
+        async def wrapper(
+            server: Any, connection: Connection, rest: Any, *args: Any, **kwargs: Any
+        ) -> Any:
             _, virtual = server.get_paths(connection, rest)
             user = connection.value("user")
             permission = None if user is None else await user.get_permissions(virtual)
@@ -142,12 +149,14 @@ def worker(f: Method) -> Method:
 
 def unpack_keywords(f: Method) -> Method:
     """Pass the connection's values as the keyword-only arguments the method declares."""
-    names = [p.name for p in inspect.signature(f).parameters.values()
-             if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    names = [
+        p.name
+        for p in inspect.signature(f).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
 
     @functools.wraps(f)
-    async def wrapper(server: Any, connection: Connection, *args: Any, **kwargs: Any
-                      ) -> Any:
+    async def wrapper(server: Any, connection: Connection, *args: Any, **kwargs: Any) -> Any:
         for name in names:
             if name not in kwargs and connection.is_set(name):
                 kwargs[name] = connection.value(name)

@@ -50,8 +50,13 @@ class FdFile:
 class DataChannel(asyncio.BufferedProtocol):
     """A data connection (see the module docstring). ``on_made`` is called once connected."""
 
-    def __init__(self, block_size: int, on_made: Callable[[DataChannel], None] | None = None,
-                 *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        block_size: int,
+        on_made: Callable[[DataChannel], None] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
         self.block_size = max(4096, block_size)
         self.timeout = timeout
         self.transport: asyncio.BaseTransport | None = None
@@ -86,7 +91,7 @@ class DataChannel(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         if not self._buffers:
             self._buffers = [bytearray(self.block_size), bytearray(self.block_size)]
-        return memoryview(self._buffers[self._current])[self._filled:]
+        return memoryview(self._buffers[self._current])[self._filled :]
 
     def buffer_updated(self, nbytes: int) -> None:
         self._filled += nbytes
@@ -135,15 +140,21 @@ class DataChannel(asyncio.BufferedProtocol):
 
     def _pause_reading(self) -> None:
         transport = self.transport
-        if not self._reading_paused and isinstance(transport, asyncio.ReadTransport) \
-                and not transport.is_closing():
+        if (
+            not self._reading_paused
+            and isinstance(transport, asyncio.ReadTransport)
+            and not transport.is_closing()
+        ):
             transport.pause_reading()
             self._reading_paused = True
 
     def _resume_reading(self) -> None:
         transport = self.transport
-        if self._reading_paused and isinstance(transport, asyncio.ReadTransport) \
-                and not transport.is_closing():
+        if (
+            self._reading_paused
+            and isinstance(transport, asyncio.ReadTransport)
+            and not transport.is_closing()
+        ):
             transport.resume_reading()
             self._reading_paused = False
 
@@ -231,11 +242,9 @@ class DataChannel(asyncio.BufferedProtocol):
         assert isinstance(transport, asyncio.WriteTransport)
         loop = asyncio.get_running_loop()
         self._raise_if_lost()
-        if self.timeout is None:
-            sent = await loop.sendfile(transport, FdFile(fd), offset, count)
-        else:
-            async with asyncio.timeout(self.timeout):
-                sent = await loop.sendfile(transport, FdFile(fd), offset, count)
+        file: Any = FdFile(fd)  # has what sendfile uses: fileno, seek, mode
+        async with asyncio.timeout(self.timeout):
+            sent = await loop.sendfile(transport, file, offset, count)
         self.bytes_out += sent
         return sent
 
@@ -288,11 +297,11 @@ class DataChannel(asyncio.BufferedProtocol):
             self._buffers = [bytearray(self.block_size), bytearray(self.block_size)]
         # ``receive`` swapped buffers; prepend *rest* to what the current one holds.
         current = self._buffers[self._current]
-        pending = bytes(current[:self._filled])
+        pending = bytes(current[: self._filled])
         merged = rest + pending
         if len(merged) > len(current):
             current.extend(b"\x00" * (len(merged) - len(current)))
-        current[:len(merged)] = merged
+        current[: len(merged)] = merged
         self._filled = len(merged)
 
     async def readexactly(self, count: int) -> bytes:
@@ -314,8 +323,12 @@ class DataChannel(asyncio.BufferedProtocol):
     async def __aenter__(self) -> DataChannel:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if exc_type is None:
             try:
                 await self.flush()

@@ -62,7 +62,8 @@ class PortPool:
 
     def __init__(self, ports: Iterable[int] | None = None) -> None:
         self._free: collections.deque[int] | None = (
-            None if ports is None else collections.deque(dict.fromkeys(ports)))
+            None if ports is None else collections.deque(dict.fromkeys(ports))
+        )
 
     def bind(self, host: str) -> socket.socket:
         """A listening socket on *host*, port from the pool; NoAvailablePort if none."""
@@ -141,15 +142,19 @@ class DataConnector:
 
     def _make_channel(self) -> DataChannel:
         session = self.session
-        return DataChannel(session.server.block_size, self._accepted,
-                           timeout=session.server.socket_timeout)
+        return DataChannel(
+            session.server.block_size, self._accepted, timeout=session.server.socket_timeout
+        )
 
     def _accepted(self, channel: DataChannel) -> None:
         session = self.session
         peer_host = str(channel.peer[0]) if channel.peer else ""
         if not same_host(peer_host, session.client_host):
-            logger.warning("refused data connection from %s (control peer is %s)",
-                           peer_host, session.client_host)
+            logger.warning(
+                "refused data connection from %s (control peer is %s)",
+                peer_host,
+                session.client_host,
+            )
             channel.abort()
             return
         future = self._future
@@ -165,17 +170,21 @@ class DataConnector:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _secure(self, future: asyncio.Future[DataChannel], channel: DataChannel,
-                      context: ssl.SSLContext) -> None:
+    async def _secure(
+        self, future: asyncio.Future[DataChannel], channel: DataChannel, context: ssl.SSLContext
+    ) -> None:
         server = self.session.server
         try:
-            await start_tls_data(channel, context, handshake_timeout=server.socket_timeout,
-                                 require_session_reuse=server.require_tls_session_reuse)
+            await start_tls_data(
+                channel,
+                context,
+                handshake_timeout=server.socket_timeout,
+                require_session_reuse=server.require_tls_session_reuse,
+            )
         except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
             channel.abort()
             if not future.done():
-                future.set_exception(DataConnectionError(f"TLS on data connection failed: "
-                                                         f"{exc}"))
+                future.set_exception(DataConnectionError(f"TLS on data connection failed: {exc}"))
             return
         self._deliver(future, channel)
 
@@ -238,14 +247,21 @@ class DataConnector:
             async with asyncio.timeout(server.socket_timeout or 30):
                 _, channel = await loop.create_connection(
                     lambda: DataChannel(server.block_size, timeout=server.socket_timeout),
-                    host, port, local_addr=(local, 0))
+                    host,
+                    port,
+                    local_addr=(local, 0),
+                )
         except (OSError, TimeoutError) as exc:
             raise DataConnectionError(f"can not connect to {host}:{port}: {exc}") from None
         context = session.data_tls_context()
         if context is not None:
             try:
-                await start_tls_data(channel, context, handshake_timeout=server.socket_timeout,
-                                     require_session_reuse=server.require_tls_session_reuse)
+                await start_tls_data(
+                    channel,
+                    context,
+                    handshake_timeout=server.socket_timeout,
+                    require_session_reuse=server.require_tls_session_reuse,
+                )
             except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
                 channel.abort()
                 raise DataConnectionError(f"TLS on data connection failed: {exc}") from None
@@ -265,8 +281,12 @@ class DataConnector:
         for task in list(self._tasks):
             task.cancel()
         pending = self.session.connection.pop("data_connection", None)
-        if pending is not None and pending.done() and not pending.cancelled() \
-                and pending.exception() is None:
+        if (
+            pending is not None
+            and pending.done()
+            and not pending.cancelled()
+            and pending.exception() is None
+        ):
             channel = pending.result()
             if isinstance(channel, DataChannel):
                 channel.abort()

@@ -40,14 +40,20 @@ def is_hashed(stored: str) -> bool:
     return stored.startswith((SCRYPT_PREFIX, PBKDF2_PREFIX))
 
 
-def hash_password(password: str, *, method: str = "scrypt", salt: bytes | None = None,
-                  iterations: int = PBKDF2_ITERATIONS) -> str:
+def hash_password(
+    password: str,
+    *,
+    method: str = "scrypt",
+    salt: bytes | None = None,
+    iterations: int = PBKDF2_ITERATIONS,
+) -> str:
     """A stored form of *password* (``method`` is ``"scrypt"`` or ``"pbkdf2_sha256"``)."""
     salt = os.urandom(16) if salt is None else salt
     secret = password.encode("utf-8")
     if method == "scrypt":
-        digest = hashlib.scrypt(secret, salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                                maxmem=64 * 1024 * 1024)
+        digest = hashlib.scrypt(
+            secret, salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 1024 * 1024
+        )
         return f"{SCRYPT_PREFIX}{SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
     if method == "pbkdf2_sha256":
         digest = hashlib.pbkdf2_hmac("sha256", secret, salt, iterations)
@@ -65,16 +71,24 @@ def verify_password(stored: str | None, given: str) -> bool:
     secret = given.encode("utf-8")
     try:
         if stored.startswith(SCRYPT_PREFIX):
-            n, r, p, salt, digest = stored[len(SCRYPT_PREFIX):].split("$")
+            n, r, p, salt, digest = stored[len(SCRYPT_PREFIX) :].split("$")
             expected = _unb64(digest)
-            actual = hashlib.scrypt(secret, salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
-                                    dklen=len(expected), maxmem=256 * 1024 * 1024)
+            actual = hashlib.scrypt(
+                secret,
+                salt=_unb64(salt),
+                n=int(n),
+                r=int(r),
+                p=int(p),
+                dklen=len(expected),
+                maxmem=256 * 1024 * 1024,
+            )
             return hmac.compare_digest(actual, expected)
         if stored.startswith(PBKDF2_PREFIX):
-            iterations, salt, digest = stored[len(PBKDF2_PREFIX):].split("$")
+            iterations, salt, digest = stored[len(PBKDF2_PREFIX) :].split("$")
             expected = _unb64(digest)
-            actual = hashlib.pbkdf2_hmac("sha256", secret, _unb64(salt), int(iterations),
-                                         len(expected))
+            actual = hashlib.pbkdf2_hmac(
+                "sha256", secret, _unb64(salt), int(iterations), len(expected)
+            )
             return hmac.compare_digest(actual, expected)
     except (ValueError, TypeError):
         return False

@@ -28,8 +28,9 @@ class BadPath(ValueError):
     """A path argument that can not be used (NUL, or a separator the backend would split)."""
 
 
-def normalise(current: PurePosixPath, argument: str | PurePosixPath, *,
-              refuse_backslash: bool = False) -> PurePosixPath:
+def normalise(
+    current: PurePosixPath, argument: str | PurePosixPath, *, refuse_backslash: bool = False
+) -> PurePosixPath:
     """The absolute, normalised virtual path of *argument* seen from *current*."""
     text = str(argument)
     if "\x00" in text:

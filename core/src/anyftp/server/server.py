@@ -135,7 +135,8 @@ class Server:
         self.maximum_connections_per_address = maximum_connections_per_address
         self.throttle = StreamThrottle.from_limits(read_speed_limit, write_speed_limit)
         self.throttle_per_connection = StreamThrottle.from_limits(
-            read_speed_limit_per_connection, write_speed_limit_per_connection)
+            read_speed_limit_per_connection, write_speed_limit_per_connection
+        )
         self.masquerade_address = masquerade_address or ipv4_pasv_forced_response_address
         self.port_pool = PortPool(data_ports)
         self.encoding = encoding
@@ -155,7 +156,7 @@ class Server:
         self.max_login_attempts = max_login_attempts
         self.mlst_facts = tuple(mlst_facts)
         self.commands = self.build_commands(plugins)
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
         self.sessions: set[Session] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._per_address: collections.Counter[str] = collections.Counter()
@@ -200,8 +201,11 @@ class Server:
         if not name.isalpha():
             return None
         attribute = name.lower()
-        candidates = (attribute + "_", attribute) if keyword.iskeyword(attribute) \
+        candidates = (
+            (attribute + "_", attribute)
+            if keyword.iskeyword(attribute)
             else (attribute, attribute + "_")
+        )
         for klass in type(self).__mro__:
             if klass is Server:
                 return None
@@ -209,7 +213,8 @@ class Server:
                 if candidate in Server.__dict__ or candidate.startswith("_"):
                     continue  # the server's own machinery is never a command
                 if candidate in klass.__dict__ and inspect.iscoroutinefunction(
-                        getattr(self, candidate, None)):
+                    getattr(self, candidate, None)
+                ):
                     return candidate
         return None
 
@@ -227,22 +232,26 @@ class Server:
 
     # --- storage -------------------------------------------------------------------------
 
-    def make_path_io(self, user: User, connection: Connection) -> tuple[PurePath,
-                                                                         AbstractPathIO]:
+    def make_path_io(self, user: User, connection: Connection) -> tuple[PurePath, AbstractPathIO]:
         """The user's base path and a backend instance rooted there."""
         base = normalise_base(user.base_path, self.backend_class.path_class)
         factory: Any = self.path_io_factory
         try:
-            path_io = factory(timeout=self.path_timeout, connection=connection,
-                              state=self._backend_state, root=base)
+            path_io = factory(
+                timeout=self.path_timeout,
+                connection=connection,
+                state=self._backend_state,
+                root=base,
+            )
         except TypeError:
             # A factory written for aioftp's signature.
             path_io = factory(timeout=self.path_timeout, connection=connection)
         return base, path_io
 
     @staticmethod
-    def get_paths(connection: Connection, path: str | PurePosixPath
-                  ) -> tuple[PurePath, PurePosixPath]:
+    def get_paths(
+        connection: Connection, path: str | PurePosixPath
+    ) -> tuple[PurePath, PurePosixPath]:
         """``(real path, virtual path)`` of *path* for the session behind *connection*."""
         session: Session = connection.session
         virtual = normalise(session.cwd, str(path) or ".")
@@ -252,8 +261,7 @@ class Server:
 
     def admit(self, session: Session) -> str | None:
         """Count a new session; the reason to refuse it (421), or None."""
-        if self.maximum_connections is not None and \
-                len(self.sessions) >= self.maximum_connections:
+        if self.maximum_connections is not None and len(self.sessions) >= self.maximum_connections:
             return "too many connections, try again later"
         address = session.client_host
         limit = self.maximum_connections_per_address
@@ -290,8 +298,7 @@ class Server:
         key = id(user)
         throttle = self._user_throttles.get(key)
         if throttle is None:
-            throttle = StreamThrottle.from_limits(user.read_speed_limit,
-                                                  user.write_speed_limit)
+            throttle = StreamThrottle.from_limits(user.read_speed_limit, user.write_speed_limit)
             self._user_throttles[key] = throttle
         return throttle
 
@@ -302,8 +309,9 @@ class Server:
         if inspect.isawaitable(self._backend_state):
             self._backend_state = await self._backend_state
         self._closed = asyncio.Event()
-        self.server = await asyncio.start_server(self._serve_client, host, port,
-                                                 ssl=self.ssl, **kwargs)
+        self.server = await asyncio.start_server(
+            self._serve_client, host, port, ssl=self.ssl, **kwargs
+        )
         host_, port_ = self.address
         logger.info("serving on %s:%s (backend %s)", host_, port_, self.backend_class.__name__)
 
@@ -339,8 +347,9 @@ class Server:
         finally:
             await self.close()
 
-    async def _serve_client(self, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> None:
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -380,9 +389,10 @@ class Server:
     async def write_response(self, stream: Any, *args: Any, **kwargs: Any) -> None:
         """Write a reply to a stream (aioftp's helper; old ``(reader, writer, code,
         info)`` calls work too)."""
+        values = list(args)
         if isinstance(stream, asyncio.StreamReader):
-            stream, *args = args
-        code, *rest = args
+            stream = values.pop(0)
+        code, *rest = values
         lines = rest[0] if rest else kwargs.get("lines", kwargs.get("info", ""))
         data = format_reply(str(code), lines).encode(self.encoding)
         writer = getattr(stream, "writer", stream)

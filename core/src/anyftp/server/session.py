@@ -44,11 +44,41 @@ __all__ = ("Session", "CommandError", "CloseSession")
 logger = logging.getLogger("anyftp.server")
 
 #: Commands RFC 959 and its extensions define that this server does not implement.
-NOT_IMPLEMENTED = frozenset({
-    "ACCT", "REIN", "SMNT", "HOST", "LANG", "LPRT", "LPSV", "ADAT", "MIC", "CONF", "ENC",
-    "XSEN", "XSEM", "XMAS", "XRCP", "XRSQ", "MLFL", "MAIL", "MSND", "MSOM", "MSAM", "MRSQ",
-    "MRCP", "CSID", "CLNT", "AVBL", "DSIZ", "RMDA", "THMB", "SPSV", "MODE Z",
-})
+NOT_IMPLEMENTED = frozenset(
+    {
+        "ACCT",
+        "REIN",
+        "SMNT",
+        "HOST",
+        "LANG",
+        "LPRT",
+        "LPSV",
+        "ADAT",
+        "MIC",
+        "CONF",
+        "ENC",
+        "XSEN",
+        "XSEM",
+        "XMAS",
+        "XRCP",
+        "XRSQ",
+        "MLFL",
+        "MAIL",
+        "MSND",
+        "MSOM",
+        "MSAM",
+        "MRSQ",
+        "MRCP",
+        "CSID",
+        "CLNT",
+        "AVBL",
+        "DSIZ",
+        "RMDA",
+        "THMB",
+        "SPSV",
+        "MODE Z",
+    }
+)
 
 _READ_SIZE = 65536
 
@@ -69,8 +99,9 @@ class CloseSession(Exception):
 class Session:
     """State and command loop of one control connection."""
 
-    def __init__(self, server: Server, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -110,15 +141,28 @@ class Session:
         self._path_io: AbstractPathIO | None = None
         self._base_path: PurePath | None = None
         self.connection = Connection(
-            client_host=self.client_host, client_port=self.client_port,
-            server_host=self.local_host, server_port=server.server_port,
-            command_connection=StreamIO(reader, writer, read_timeout=server.idle_timeout,
-                                        write_timeout=server.socket_timeout),
-            socket_timeout=server.socket_timeout, path_timeout=server.path_timeout,
-            idle_timeout=server.idle_timeout, wait_future_timeout=server.wait_future_timeout,
-            block_size=server.block_size, path_io_factory=server.path_io_factory,
-            loop=self.loop, response=self.response, extra_workers=set(), restart_offset=0,
-            transfer_type="I", session=self,
+            client_host=self.client_host,
+            client_port=self.client_port,
+            server_host=self.local_host,
+            server_port=server.server_port,
+            command_connection=StreamIO(
+                reader,
+                writer,
+                read_timeout=server.idle_timeout,
+                write_timeout=server.socket_timeout,
+            ),
+            socket_timeout=server.socket_timeout,
+            path_timeout=server.path_timeout,
+            idle_timeout=server.idle_timeout,
+            wait_future_timeout=server.wait_future_timeout,
+            block_size=server.block_size,
+            path_io_factory=server.path_io_factory,
+            loop=self.loop,
+            response=self.response,
+            extra_workers=set(),
+            restart_offset=0,
+            transfer_type="I",
+            session=self,
         )
 
     # --- state shared with aioftp-style methods through ``connection`` --------------------
@@ -165,8 +209,7 @@ class Session:
         async with asyncio.timeout(self.server.socket_timeout):
             await self.writer.drain()
 
-    def response(self, code: str, lines: str | Iterable[str] = "", list: bool = False
-                 ) -> None:
+    def response(self, code: str, lines: str | Iterable[str] = "", list: bool = False) -> None:
         """Queue a reply without waiting (aioftp's ``connection.response``)."""
         del list  # aioftp's flag for multi-line replies; a sequence of lines does that
         if not isinstance(lines, str):
@@ -183,8 +226,11 @@ class Session:
     def resolve(self, argument: str | PurePosixPath) -> PurePosixPath:
         """The virtual path an argument names (current directory when empty)."""
         try:
-            return normalise(self.cwd, argument or ".",
-                             refuse_backslash=backslash_separates(self.path_io.path_class))
+            return normalise(
+                self.cwd,
+                argument or ".",
+                refuse_backslash=backslash_separates(self.path_io.path_class),
+            )
         except BadPath as exc:
             raise CommandError("553", f"file name not allowed: {exc}") from None
 
@@ -258,10 +304,12 @@ class Session:
         self.cwd = user.home_path
         self.throttles["user"] = self.server.user_throttle(user)
         self.throttles["user_connection"] = StreamThrottle.from_limits(
-            user.read_speed_limit_per_connection, user.write_speed_limit_per_connection)
+            user.read_speed_limit_per_connection, user.write_speed_limit_per_connection
+        )
         self.path_io  # noqa: B018 - make the storage now, so errors show at login
-        logger.info("%s:%s logged in as %s", self.client_host, self.client_port,
-                    user.login or "anonymous")
+        logger.info(
+            "%s:%s logged in as %s", self.client_host, self.client_port, user.login or "anonymous"
+        )
         return True
 
     # --- the command loop -------------------------------------------------------------------
@@ -289,8 +337,12 @@ class Session:
             if isinstance(exc, InvalidCommand):
                 await self._try_reply("500", f"{exc}; closing control connection")
             else:
-                logger.debug("control connection from %s:%s failed: %s", self.client_host,
-                             self.client_port, exc)
+                logger.debug(
+                    "control connection from %s:%s failed: %s",
+                    self.client_host,
+                    self.client_port,
+                    exc,
+                )
         except asyncio.CancelledError:
             await self._try_reply("421", "server shutting down")
             raise
@@ -345,8 +397,9 @@ class Session:
         method = self.server.legacy_command(name)
         entry = None if method is not None else self.server.commands.get(name)
         concurrent = entry is not None and entry[0].concurrent
-        if self.transfer_running and not concurrent:
-            await asyncio.wait({self.active})  # type: ignore[arg-type]
+        active = self.active
+        if active is not None and not active.done() and not concurrent:
+            await asyncio.wait({active})
         keeps_restart = False
         if method is not None:
             if self.server.require_tls and not self.tls_control:
@@ -419,8 +472,7 @@ class Session:
             logger.debug("connection error in handler: %s", exc)
             await self.reply("426", "connection closed; transfer aborted")
         except Exception:
-            logger.exception("command failed on session %s:%s", self.client_host,
-                             self.client_port)
+            logger.exception("command failed on session %s:%s", self.client_host, self.client_port)
             await self.reply("451", "internal error; command not done")
 
     async def _legacy(self, method: Callable[..., Awaitable[Any]], argument: str) -> None:
@@ -467,8 +519,12 @@ class Session:
                 await self.writer.wait_closed()
         except (Exception, asyncio.CancelledError):
             pass
-        logger.info("session closed from %s:%s after %.1fs", self.client_host,
-                    self.client_port, time.monotonic() - self.started)
+        logger.info(
+            "session closed from %s:%s after %.1fs",
+            self.client_host,
+            self.client_port,
+            time.monotonic() - self.started,
+        )
 
     # --- explicit TLS -------------------------------------------------------------------
 
@@ -488,10 +544,11 @@ def set_socket_options(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     if sock is None:
         return
-    for level, option in ((socket.IPPROTO_TCP, socket.TCP_NODELAY),
-                          (socket.SOL_SOCKET, socket.SO_OOBINLINE)):
+    for level, option in (
+        (socket.IPPROTO_TCP, socket.TCP_NODELAY),
+        (socket.SOL_SOCKET, socket.SO_OOBINLINE),
+    ):
         try:
             sock.setsockopt(level, option, 1)
         except OSError:  # pragma: no cover - e.g. a non-TCP socket
             pass
-

@@ -66,20 +66,28 @@ def guard_tickets(context: ssl.SSLContext) -> ssl.SSLContext:
     return context
 
 
-async def start_tls_data(channel: DataChannel, context: ssl.SSLContext, *,
-                         handshake_timeout: float | None = None,
-                         require_session_reuse: bool = False) -> None:
+async def start_tls_data(
+    channel: DataChannel,
+    context: ssl.SSLContext,
+    *,
+    handshake_timeout: float | None = None,
+    require_session_reuse: bool = False,
+) -> None:
     """Wrap *channel* in TLS as the server side; raise on failure or policy breach."""
     loop = asyncio.get_running_loop()
     transport = channel.transport
-    assert transport is not None
+    assert isinstance(transport, asyncio.WriteTransport)
     guard_tickets(context)
     token = _WRAPPING_DATA.set(True)
     try:
         new_transport = await loop.start_tls(
-            transport, channel, context, server_side=True,
+            transport,
+            channel,
+            context,
+            server_side=True,
             ssl_handshake_timeout=handshake_timeout or 60.0,
-            ssl_shutdown_timeout=SSL_SHUTDOWN_TIMEOUT)
+            ssl_shutdown_timeout=SSL_SHUTDOWN_TIMEOUT,
+        )
     finally:
         _WRAPPING_DATA.reset(token)
     if new_transport is None:

@@ -25,14 +25,18 @@ from .passwords import is_hashed, verify_password
 
 __all__ = ("Permission", "User", "GetUserResponse", "AbstractUserManager", "MemoryUserManager")
 
+_CURRENT_DIRECTORY = pathlib.Path(".")
+_ROOT = PurePosixPath("/")
+
 
 class Permission:
     """Read and write rights on ``path`` and below it (a virtual, absolute path)."""
 
     __slots__ = ("path", "readable", "writable")
 
-    def __init__(self, path: str | PurePosixPath = "/", *, readable: bool = True,
-                 writable: bool = True) -> None:
+    def __init__(
+        self, path: str | PurePosixPath = "/", *, readable: bool = True, writable: bool = True
+    ) -> None:
         self.path = PurePosixPath(path)
         self.readable = readable
         self.writable = writable
@@ -43,14 +47,19 @@ class Permission:
         return other == self.path or self.path in other.parents
 
     def __repr__(self) -> str:
-        return (f"Permission({str(self.path)!r}, readable={self.readable!r}, "
-                f"writable={self.writable!r})")
+        return (
+            f"Permission({str(self.path)!r}, readable={self.readable!r}, "
+            f"writable={self.writable!r})"
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Permission):
             return NotImplemented
         return (self.path, self.readable, self.writable) == (
-            other.path, other.readable, other.writable)
+            other.path,
+            other.readable,
+            other.writable,
+        )
 
     def __hash__(self) -> int:
         return hash((self.path, self.readable, self.writable))
@@ -64,19 +73,25 @@ class User:
     this user maps to; ``home_path`` is the virtual directory a session starts in.
     """
 
-    def __init__(self, login: str | None = None, password: str | None = None, *,
-                 base_path: str | pathlib.PurePath = pathlib.Path("."),
-                 home_path: str | PurePosixPath = PurePosixPath("/"),
-                 permissions: Sequence[Permission] | None = None,
-                 maximum_connections: int | None = None,
-                 read_speed_limit: int | None = None,
-                 write_speed_limit: int | None = None,
-                 read_speed_limit_per_connection: int | None = None,
-                 write_speed_limit_per_connection: int | None = None) -> None:
+    def __init__(
+        self,
+        login: str | None = None,
+        password: str | None = None,
+        *,
+        base_path: str | pathlib.PurePath = _CURRENT_DIRECTORY,
+        home_path: str | PurePosixPath = _ROOT,
+        permissions: Sequence[Permission] | None = None,
+        maximum_connections: int | None = None,
+        read_speed_limit: int | None = None,
+        write_speed_limit: int | None = None,
+        read_speed_limit_per_connection: int | None = None,
+        write_speed_limit_per_connection: int | None = None,
+    ) -> None:
         self.login = login
         self.password = password
-        self.base_path = base_path if isinstance(base_path, pathlib.PurePath) \
-            else pathlib.Path(base_path)
+        self.base_path = (
+            base_path if isinstance(base_path, pathlib.PurePath) else pathlib.Path(base_path)
+        )
         self.home_path = PurePosixPath(home_path)
         if not self.home_path.is_absolute():
             raise ValueError(f"home_path must be absolute, got {str(home_path)!r}")
@@ -93,7 +108,8 @@ class User:
         best: Permission | None = None
         for permission in self.permissions:
             if permission.is_parent(path) and (
-                    best is None or len(permission.path.parts) > len(best.path.parts)):
+                best is None or len(permission.path.parts) > len(best.path.parts)
+            ):
                 best = permission
         return best if best is not None else Permission()
 
@@ -102,8 +118,10 @@ class User:
         return self.permission_for(path)
 
     def __repr__(self) -> str:
-        return (f"User({self.login!r}, base_path={str(self.base_path)!r}, "
-                f"home_path={str(self.home_path)!r}, permissions={self.permissions!r})")
+        return (
+            f"User({self.login!r}, base_path={str(self.base_path)!r}, "
+            f"home_path={str(self.home_path)!r}, permissions={self.permissions!r})"
+        )
 
 
 class GetUserResponse(enum.Enum):
@@ -112,6 +130,9 @@ class GetUserResponse(enum.Enum):
     OK = enum.auto()  # logged in without a password
     PASSWORD_REQUIRED = enum.auto()
     ERROR = enum.auto()
+
+
+_Response = GetUserResponse
 
 
 class AbstractUserManager(abc.ABC):
@@ -123,15 +144,15 @@ class AbstractUserManager(abc.ABC):
         self.timeout = timeout
 
     @abc.abstractmethod
-    async def get_user(self, login: str) -> tuple[GetUserResponse, User | None, str]:
+    async def get_user(self, login: str) -> tuple[_Response, User | None, str]:
         """``(state, user, message)`` for *login* (the USER command)."""
 
     @abc.abstractmethod
     async def authenticate(self, user: User, password: str) -> bool:
         """Whether *password* is right for *user* (the PASS command)."""
 
-    async def notify_logout(self, user: User) -> None:
-        """Called once when a session that identified *user* ends."""
+    async def notify_logout(self, user: User) -> None:  # noqa: B027 - optional hook
+        """Called once when a session that identified *user* ends (default: nothing)."""
 
 
 class MemoryUserManager(AbstractUserManager):
@@ -141,7 +162,7 @@ class MemoryUserManager(AbstractUserManager):
         super().__init__(timeout=timeout)
         self.users: list[User] = list(users) if users else [User()]
 
-    async def get_user(self, login: str) -> tuple[GetUserResponse, User | None, str]:
+    async def get_user(self, login: str) -> tuple[_Response, User | None, str]:
         found: User | None = None
         for user in self.users:
             if user.login is not None and user.login == login:

@@ -68,9 +68,18 @@ async def quit_(session: Session, argument: str) -> None:
 
 
 def register(table: CommandTable) -> None:
-    table.add(CommandSpec("USER", login=False, argument="required", syntax="<name>",
-                          help="identify the user"), user)
-    table.add(CommandSpec("PASS", login=False, syntax="<password>",
-                          help="give the password"), pass_)
-    table.add(CommandSpec("QUIT", login=False, before_auth=True, argument="forbidden",
-                          help="end the session"), quit_)
+    table.add(
+        CommandSpec(
+            "USER", login=False, argument="required", syntax="<name>", help="identify the user"
+        ),
+        user,
+    )
+    table.add(
+        CommandSpec("PASS", login=False, syntax="<password>", help="give the password"), pass_
+    )
+    table.add(
+        CommandSpec(
+            "QUIT", login=False, before_auth=True, argument="forbidden", help="end the session"
+        ),
+        quit_,
+    )

@@ -92,8 +92,7 @@ async def eprt(session: Session, argument: str) -> None:
         protocol, host, number = parse_eprt(argument.strip())
     except ValueError as exc:
         if "protocol" in str(exc):
-            raise CommandError("522", f"network protocol not supported, use ({family})"
-                               ) from None
+            raise CommandError("522", f"network protocol not supported, use ({family})") from None
         raise CommandError("501", f"malformed EPRT argument {argument!r}") from None
     if protocol != family:
         raise CommandError("522", f"network protocol not supported, use ({family})")
@@ -104,9 +103,22 @@ async def eprt(session: Session, argument: str) -> None:
 
 def register(table: CommandTable) -> None:
     table.add(CommandSpec("PASV", argument="forbidden", help="passive mode (IPv4)"), pasv)
-    table.add(CommandSpec("EPSV", syntax="[1 | 2 | ALL]", help="extended passive mode",
-                          feat="EPSV"), epsv)
-    table.add(CommandSpec("PORT", argument="required", syntax="h1,h2,h3,h4,p1,p2",
-                          help="active mode (IPv4)"), port)
-    table.add(CommandSpec("EPRT", argument="required", syntax="|proto|address|port|",
-                          help="extended active mode", feat="EPRT"), eprt)
+    table.add(
+        CommandSpec("EPSV", syntax="[1 | 2 | ALL]", help="extended passive mode", feat="EPSV"), epsv
+    )
+    table.add(
+        CommandSpec(
+            "PORT", argument="required", syntax="h1,h2,h3,h4,p1,p2", help="active mode (IPv4)"
+        ),
+        port,
+    )
+    table.add(
+        CommandSpec(
+            "EPRT",
+            argument="required",
+            syntax="|proto|address|port|",
+            help="extended active mode",
+            feat="EPRT",
+        ),
+        eprt,
+    )

@@ -57,8 +57,10 @@ async def help_(session: Session, argument: str) -> None:
         syntax = f"{spec.name} {spec.syntax}".rstrip()
         await session.reply("214", f"syntax: {syntax}" + (f" ({spec.help})" if spec.help else ""))
         return
-    rows = [" ".join(f"{name:<5}" for name in names[i:i + 8]).rstrip()
-            for i in range(0, len(names), 8)]
+    rows = [
+        " ".join(f"{name:<5}" for name in names[i : i + 8]).rstrip()
+        for i in range(0, len(names), 8)
+    ]
     await session.reply("214", ["the following commands are recognized:", *rows, "help ok"])
 
 
@@ -72,8 +74,9 @@ async def stat(session: Session, argument: str) -> None:
         info = session.active_info
         channel = info.get("channel")
         moved = 0 if channel is None else channel.bytes_in + channel.bytes_out
-        await session.reply("213", f"{session.active_name} {info.get('path', '')}: "
-                                   f"{moved} bytes transferred")
+        await session.reply(
+            "213", f"{session.active_name} {info.get('path', '')}: {moved} bytes transferred"
+        )
         return
     user = session.user
     lines = [
@@ -133,8 +136,7 @@ async def rest(session: Session, argument: str) -> None:
     if not value.isdigit() or len(value) > 20:
         raise CommandError("501", f"bad restart offset {argument!r}")
     session.restart_offset = int(value)
-    await session.reply("350", f"restarting at {session.restart_offset}; send RETR, STOR "
-                               "or APPE")
+    await session.reply("350", f"restarting at {session.restart_offset}; send RETR, STOR or APPE")
 
 
 async def abor(session: Session, argument: str) -> None:
@@ -154,29 +156,81 @@ async def abor(session: Session, argument: str) -> None:
 
 
 def register(table: CommandTable) -> None:
-    table.add(CommandSpec("FEAT", login=False, before_auth=True, argument="forbidden",
-                          help="list the extensions this server supports"), feat)
-    table.add(CommandSpec("OPTS", login=False, before_auth=True, argument="required",
-                          syntax="<option> [<value>]", help="set an option (UTF8, MLST)",
-                          feat="UTF8"), opts)
-    table.add(CommandSpec("SYST", login=False, before_auth=True, argument="forbidden",
-                          help="name the system type"), syst)
-    table.add(CommandSpec("NOOP", login=False, before_auth=True, concurrent=True,
-                          help="do nothing"), noop)
-    table.add(CommandSpec("HELP", login=False, before_auth=True, syntax="[<command>]",
-                          help="list commands or explain one"), help_)
-    table.add(CommandSpec("STAT", concurrent=True, syntax="[<path>]",
-                          help="session or transfer status, or a listing"), stat)
-    table.add(CommandSpec("TYPE", argument="required", syntax="A | I",
-                          help="set the transfer type"), type_)
-    table.add(CommandSpec("MODE", argument="required", syntax="S",
-                          help="set the transfer mode"), mode)
-    table.add(CommandSpec("STRU", argument="required", syntax="F",
-                          help="set the file structure"), stru)
-    table.add(CommandSpec("ALLO", syntax="<bytes>", help="allocate storage (not needed)"),
-              allo)
-    table.add(CommandSpec("REST", argument="required", keeps_restart=True,
-                          syntax="<offset>", help="restart the next transfer at an offset",
-                          feat="REST STREAM"), rest)
-    table.add(CommandSpec("ABOR", concurrent=True, argument="forbidden",
-                          help="abort the running transfer"), abor)
+    table.add(
+        CommandSpec(
+            "FEAT",
+            login=False,
+            before_auth=True,
+            argument="forbidden",
+            help="list the extensions this server supports",
+        ),
+        feat,
+    )
+    table.add(
+        CommandSpec(
+            "OPTS",
+            login=False,
+            before_auth=True,
+            argument="required",
+            syntax="<option> [<value>]",
+            help="set an option (UTF8, MLST)",
+            feat="UTF8",
+        ),
+        opts,
+    )
+    table.add(
+        CommandSpec(
+            "SYST", login=False, before_auth=True, argument="forbidden", help="name the system type"
+        ),
+        syst,
+    )
+    table.add(
+        CommandSpec("NOOP", login=False, before_auth=True, concurrent=True, help="do nothing"), noop
+    )
+    table.add(
+        CommandSpec(
+            "HELP",
+            login=False,
+            before_auth=True,
+            syntax="[<command>]",
+            help="list commands or explain one",
+        ),
+        help_,
+    )
+    table.add(
+        CommandSpec(
+            "STAT",
+            concurrent=True,
+            syntax="[<path>]",
+            help="session or transfer status, or a listing",
+        ),
+        stat,
+    )
+    table.add(
+        CommandSpec("TYPE", argument="required", syntax="A | I", help="set the transfer type"),
+        type_,
+    )
+    table.add(
+        CommandSpec("MODE", argument="required", syntax="S", help="set the transfer mode"), mode
+    )
+    table.add(
+        CommandSpec("STRU", argument="required", syntax="F", help="set the file structure"), stru
+    )
+    table.add(CommandSpec("ALLO", syntax="<bytes>", help="allocate storage (not needed)"), allo)
+    table.add(
+        CommandSpec(
+            "REST",
+            argument="required",
+            keeps_restart=True,
+            syntax="<offset>",
+            help="restart the next transfer at an offset",
+            feat="REST STREAM",
+        ),
+        rest,
+    )
+    table.add(
+        CommandSpec(
+            "ABOR", concurrent=True, argument="forbidden", help="abort the running transfer"
+        ),
+        abor,
+    )

@@ -27,8 +27,9 @@ def _list_path(argument: str) -> str:
     return split_list_options(argument)[1]
 
 
-async def _entries(session: Session, virtual: PurePosixPath
-                   ) -> tuple[bool, list[tuple[str, StatLike]]]:
+async def _entries(
+    session: Session, virtual: PurePosixPath
+) -> tuple[bool, list[tuple[str, StatLike]]]:
     """``(is_directory, [(name, stat)])`` for a directory's entries or a single file."""
     path_io = session.path_io
     real = session.real(virtual)
@@ -70,8 +71,9 @@ def _encode(session: Session, lines: list[str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode(session.encoding, "surrogateescape")
 
 
-async def _send_listing(session: Session, name: str, virtual: PurePosixPath,
-                        payload: bytes) -> None:
+async def _send_listing(
+    session: Session, name: str, virtual: PurePosixPath, payload: bytes
+) -> None:
     check_data_protection(session)
 
     async def work(channel: DataChannel) -> None:
@@ -79,8 +81,9 @@ async def _send_listing(session: Session, name: str, virtual: PurePosixPath,
             channel.send(payload)
             await channel.drain()
 
-    if await run_transfer(session, name, virtual, work,
-                          opening=f"here comes the listing of {virtual}"):
+    if await run_transfer(
+        session, name, virtual, work, opening=f"here comes the listing of {virtual}"
+    ):
         await session.reply("226", "listing sent")
 
 
@@ -130,17 +133,50 @@ async def stat_path(session: Session, argument: str) -> None:
 
 
 def mlst_feat(session: Session) -> str:
-    facts = "".join(f"{fact}{'*' if fact in session.mlst_facts else ''};"
-                    for fact in DEFAULT_FACTS)
+    facts = "".join(f"{fact}{'*' if fact in session.mlst_facts else ''};" for fact in DEFAULT_FACTS)
     return f"MLST {facts}"
 
 
 def register(table: CommandTable) -> None:
-    table.add(CommandSpec("LIST", permission="read", transfer=True, path_of=_list_path,
-                          syntax="[-options] [<path>]", help="list a directory (ls -l)"), list_)
-    table.add(CommandSpec("NLST", permission="read", transfer=True, path_of=_list_path,
-                          syntax="[<path>]", help="list names"), nlst)
-    table.add(CommandSpec("MLSD", permission="read", transfer=True, syntax="[<path>]",
-                          help="list a directory with facts (RFC 3659)"), mlsd)
-    table.add(CommandSpec("MLST", permission="read", syntax="[<path>]",
-                          help="facts of one path (RFC 3659)", feat=mlst_feat), mlst)
+    table.add(
+        CommandSpec(
+            "LIST",
+            permission="read",
+            transfer=True,
+            path_of=_list_path,
+            syntax="[-options] [<path>]",
+            help="list a directory (ls -l)",
+        ),
+        list_,
+    )
+    table.add(
+        CommandSpec(
+            "NLST",
+            permission="read",
+            transfer=True,
+            path_of=_list_path,
+            syntax="[<path>]",
+            help="list names",
+        ),
+        nlst,
+    )
+    table.add(
+        CommandSpec(
+            "MLSD",
+            permission="read",
+            transfer=True,
+            syntax="[<path>]",
+            help="list a directory with facts (RFC 3659)",
+        ),
+        mlsd,
+    )
+    table.add(
+        CommandSpec(
+            "MLST",
+            permission="read",
+            syntax="[<path>]",
+            help="facts of one path (RFC 3659)",
+            feat=mlst_feat,
+        ),
+        mlst,
+    )

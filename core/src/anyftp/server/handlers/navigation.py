@@ -127,29 +127,97 @@ def _mfmt_feat(session: Session) -> str | None:
 
 
 def register(table: CommandTable) -> None:
-    table.add(CommandSpec("PWD", argument="forbidden", help="print the current directory"),
-              pwd)
-    table.add(CommandSpec("CWD", permission="read", syntax="<path>",
-                          help="change the current directory"), cwd)
-    table.add(CommandSpec("CDUP", permission="read", argument="forbidden",
-                          path_of=lambda _: "..", help="go to the parent directory"), cdup)
-    table.add(CommandSpec("MKD", permission="write", argument="required", syntax="<path>",
-                          help="make a directory"), mkd)
-    table.add(CommandSpec("RMD", permission="write", argument="required", syntax="<path>",
-                          help="remove an empty directory"), rmd)
-    table.add(CommandSpec("DELE", permission="write", argument="required", syntax="<path>",
-                          help="delete a file"), dele)
-    table.add(CommandSpec("RNFR", permission="write", argument="required", syntax="<path>",
-                          help="rename from (then RNTO)"), rnfr)
-    table.add(CommandSpec("RNTO", permission="write", argument="required", syntax="<path>",
-                          help="rename to (after RNFR)"), rnto)
-    table.add(CommandSpec("SIZE", permission="read", argument="required", syntax="<path>",
-                          help="size of a file", feat="SIZE"), size)
-    table.add(CommandSpec("MDTM", permission="read", argument="required", syntax="<path>",
-                          help="modification time of a file", feat="MDTM"), mdtm)
-    table.add(CommandSpec("MFMT", permission="write", argument="required",
-                          syntax="YYYYMMDDHHMMSS <path>", path_of=_mfmt_path,
-                          help="set the modification time of a file", feat=_mfmt_feat), mfmt)
+    table.add(CommandSpec("PWD", argument="forbidden", help="print the current directory"), pwd)
+    table.add(
+        CommandSpec("CWD", permission="read", syntax="<path>", help="change the current directory"),
+        cwd,
+    )
+    table.add(
+        CommandSpec(
+            "CDUP",
+            permission="read",
+            argument="forbidden",
+            path_of=lambda _: "..",
+            help="go to the parent directory",
+        ),
+        cdup,
+    )
+    table.add(
+        CommandSpec(
+            "MKD", permission="write", argument="required", syntax="<path>", help="make a directory"
+        ),
+        mkd,
+    )
+    table.add(
+        CommandSpec(
+            "RMD",
+            permission="write",
+            argument="required",
+            syntax="<path>",
+            help="remove an empty directory",
+        ),
+        rmd,
+    )
+    table.add(
+        CommandSpec(
+            "DELE", permission="write", argument="required", syntax="<path>", help="delete a file"
+        ),
+        dele,
+    )
+    table.add(
+        CommandSpec(
+            "RNFR",
+            permission="write",
+            argument="required",
+            syntax="<path>",
+            help="rename from (then RNTO)",
+        ),
+        rnfr,
+    )
+    table.add(
+        CommandSpec(
+            "RNTO",
+            permission="write",
+            argument="required",
+            syntax="<path>",
+            help="rename to (after RNFR)",
+        ),
+        rnto,
+    )
+    table.add(
+        CommandSpec(
+            "SIZE",
+            permission="read",
+            argument="required",
+            syntax="<path>",
+            help="size of a file",
+            feat="SIZE",
+        ),
+        size,
+    )
+    table.add(
+        CommandSpec(
+            "MDTM",
+            permission="read",
+            argument="required",
+            syntax="<path>",
+            help="modification time of a file",
+            feat="MDTM",
+        ),
+        mdtm,
+    )
+    table.add(
+        CommandSpec(
+            "MFMT",
+            permission="write",
+            argument="required",
+            syntax="YYYYMMDDHHMMSS <path>",
+            path_of=_mfmt_path,
+            help="set the modification time of a file",
+            feat=_mfmt_feat,
+        ),
+        mfmt,
+    )
     table.alias("XPWD", "PWD")
     table.alias("XCWD", "CWD")
     table.alias("XCUP", "CDUP")

@@ -41,5 +41,12 @@ async def chmod(session: Session, argument: str) -> None:
 
 
 def register(table: CommandTable) -> None:
-    table.add(CommandSpec("SITE", argument="required", syntax="CHMOD <mode> <path> | HELP",
-                          help="site-specific commands"), site)
+    table.add(
+        CommandSpec(
+            "SITE",
+            argument="required",
+            syntax="CHMOD <mode> <path> | HELP",
+            help="site-specific commands",
+        ),
+        site,
+    )

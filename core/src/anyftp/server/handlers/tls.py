@@ -66,14 +66,45 @@ async def ccc(session: Session, argument: str) -> None:
 
 
 def register(table: CommandTable) -> None:
-    table.add(CommandSpec("AUTH", login=False, before_auth=True, argument="required",
-                          syntax="TLS", help="start TLS on the control connection",
-                          feat=_auth_feat), auth)
-    table.add(CommandSpec("PBSZ", login=False, before_auth=True, argument="required",
-                          syntax="0", help="protection buffer size (always 0)",
-                          feat=_tls_feat("PBSZ")), pbsz)
-    table.add(CommandSpec("PROT", login=False, before_auth=True, argument="required",
-                          syntax="C | P", help="data connection protection",
-                          feat=_tls_feat("PROT")), prot)
-    table.add(CommandSpec("CCC", login=False, argument="forbidden",
-                          help="clear the control connection (refused)"), ccc)
+    table.add(
+        CommandSpec(
+            "AUTH",
+            login=False,
+            before_auth=True,
+            argument="required",
+            syntax="TLS",
+            help="start TLS on the control connection",
+            feat=_auth_feat,
+        ),
+        auth,
+    )
+    table.add(
+        CommandSpec(
+            "PBSZ",
+            login=False,
+            before_auth=True,
+            argument="required",
+            syntax="0",
+            help="protection buffer size (always 0)",
+            feat=_tls_feat("PBSZ"),
+        ),
+        pbsz,
+    )
+    table.add(
+        CommandSpec(
+            "PROT",
+            login=False,
+            before_auth=True,
+            argument="required",
+            syntax="C | P",
+            help="data connection protection",
+            feat=_tls_feat("PROT"),
+        ),
+        prot,
+    )
+    table.add(
+        CommandSpec(
+            "CCC", login=False, argument="forbidden", help="clear the control connection (refused)"
+        ),
+        ccc,
+    )

@@ -47,9 +47,14 @@ def check_data_protection(session: Session) -> None:
         raise CommandError("425", "use PASV, EPSV, PORT or EPRT first")
 
 
-async def run_transfer(session: Session, name: str, path: PurePosixPath | str,
-                       work: Callable[[DataChannel], Awaitable[None]], *,
-                       opening: str | None = None) -> bool:
+async def run_transfer(
+    session: Session,
+    name: str,
+    path: PurePosixPath | str,
+    work: Callable[[DataChannel], Awaitable[None]],
+    *,
+    opening: str | None = None,
+) -> bool:
     """150, data connection, *work*, close; True when every byte went through.
 
     On failure the reply (425/426/4xx) has been sent; on cancellation (ABOR) 426 has been
@@ -96,18 +101,27 @@ async def run_transfer(session: Session, name: str, path: PurePosixPath | str,
     finally:
         user = session.user
         moved = 0 if channel is None else channel.bytes_in + channel.bytes_out
-        logger.info("transfer %s user=%s path=%s bytes=%d seconds=%.3f result=%s", name,
-                    (user.login or "anonymous") if user else "-", path, moved,
-                    time.monotonic() - started, result)
+        logger.info(
+            "transfer %s user=%s path=%s bytes=%d seconds=%.3f result=%s",
+            name,
+            (user.login or "anonymous") if user else "-",
+            path,
+            moved,
+            time.monotonic() - started,
+            result,
+        )
 
 
-async def send_file(session: Session, channel: DataChannel, file: AsyncFile,
-                    offset: int) -> None:
+async def send_file(session: Session, channel: DataChannel, file: AsyncFile, offset: int) -> None:
     throttles = session.limited("write")
     ascii_mode = session.transfer_type == "A"
     block_size = session.server.block_size
-    if (not ascii_mode and not throttles and not channel.tls
-            and session.path_io.capabilities.file_descriptor):
+    if (
+        not ascii_mode
+        and not throttles
+        and not channel.tls
+        and session.path_io.capabilities.file_descriptor
+    ):
         try:
             fd = file.fileno()
         except (OSError, ValueError):
@@ -184,18 +198,28 @@ async def retr(session: Session, argument: str) -> None:
             await send_file(session, channel, file, offset)
 
         mode = "ASCII" if session.transfer_type == "A" else "BINARY"
-        ok = await run_transfer(session, "RETR", virtual, work,
-                                opening=f"opening {mode} mode data connection for {virtual} "
-                                        f"({info.st_size} bytes)")
+        ok = await run_transfer(
+            session,
+            "RETR",
+            virtual,
+            work,
+            opening=f"opening {mode} mode data connection for {virtual} ({info.st_size} bytes)",
+        )
     finally:
         await file.close()
     if ok:
         await session.reply("226", "transfer complete")
 
 
-async def _store(session: Session, name: str, virtual: PurePosixPath, mode: str,
-                 offset: int = 0, opening: str | None = None,
-                 done_text: str = "transfer complete") -> None:
+async def _store(
+    session: Session,
+    name: str,
+    virtual: PurePosixPath,
+    mode: str,
+    offset: int = 0,
+    opening: str | None = None,
+    done_text: str = "transfer complete",
+) -> None:
     path_io = session.path_io
     real = session.real(virtual)
     if await path_io.is_dir(real):
@@ -258,17 +282,60 @@ async def stou(session: Session, argument: str) -> None:
     else:
         candidate = base.with_name(f"{base.name}.{secrets.token_hex(6)}")
     session.require(candidate, "write")
-    await _store(session, "STOU", candidate, "wb", opening=f"FILE: {candidate.name}",
-                 done_text=f"transfer complete (unique file name: {candidate.name})")
+    await _store(
+        session,
+        "STOU",
+        candidate,
+        "wb",
+        opening=f"FILE: {candidate.name}",
+        done_text=f"transfer complete (unique file name: {candidate.name})",
+    )
 
 
 def register(table: CommandTable) -> None:
-    table.add(CommandSpec("RETR", permission="read", argument="required", transfer=True,
-                          keeps_restart=True, syntax="<path>", help="download a file"), retr)
-    table.add(CommandSpec("STOR", permission="write", argument="required", transfer=True,
-                          keeps_restart=True, syntax="<path>", help="upload a file"), stor)
-    table.add(CommandSpec("APPE", permission="write", argument="required", transfer=True,
-                          syntax="<path>", help="append to a file"), appe)
-    table.add(CommandSpec("STOU", permission="write", transfer=True,
-                          path_of=lambda a: a or ".", syntax="[<name>]",
-                          help="upload under a unique name"), stou)
+    table.add(
+        CommandSpec(
+            "RETR",
+            permission="read",
+            argument="required",
+            transfer=True,
+            keeps_restart=True,
+            syntax="<path>",
+            help="download a file",
+        ),
+        retr,
+    )
+    table.add(
+        CommandSpec(
+            "STOR",
+            permission="write",
+            argument="required",
+            transfer=True,
+            keeps_restart=True,
+            syntax="<path>",
+            help="upload a file",
+        ),
+        stor,
+    )
+    table.add(
+        CommandSpec(
+            "APPE",
+            permission="write",
+            argument="required",
+            transfer=True,
+            syntax="<path>",
+            help="append to a file",
+        ),
+        appe,
+    )
+    table.add(
+        CommandSpec(
+            "STOU",
+            permission="write",
+            transfer=True,
+            path_of=lambda a: a or ".",
+            syntax="[<name>]",
+            help="upload under a unique name",
+        ),
+        stou,
+    )
