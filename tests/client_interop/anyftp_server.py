@@ -1,8 +1,9 @@
 """Run this project's own server (``anyftp.Server``) on 127.0.0.1 for the interop tests.
 
 Binds port 0, prints the chosen port on stdout (one line), then serves until terminated.
-With ``--certfile`` the server gets an SSL context (explicit FTPS through AUTH TLS, or
-implicit TLS if that is what the server does with it; the fixture probes which).
+With ``--certfile`` the server offers explicit FTPS (AUTH TLS) and requires TLS on the
+control and data connections, with the data session resuming the control one; with
+``--implicit`` it speaks TLS from the first byte instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,19 @@ async def serve(args: argparse.Namespace) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.certfile, args.keyfile)
     user = anyftp.User(args.user, args.password, base_path=args.root)
-    server = anyftp.Server([user], ssl=context, socket_timeout=30)
+    if context is None:
+        server = anyftp.Server([user], socket_timeout=30)
+    elif args.implicit:
+        server = anyftp.Server([user], ssl=context, socket_timeout=30)
+    else:
+        server = anyftp.Server(
+            [user],
+            auth_tls=context,
+            require_tls=True,
+            require_tls_data=True,
+            require_tls_session_reuse=True,
+            socket_timeout=30,
+        )
     await server.start("127.0.0.1", 0)
     sockets = server.server.sockets if getattr(server, "server", None) else []
     port = sockets[0].getsockname()[1] if sockets else server.address[1]
@@ -42,6 +55,7 @@ def main() -> int:
     parser.add_argument("--password", default="secret")
     parser.add_argument("--certfile")
     parser.add_argument("--keyfile")
+    parser.add_argument("--implicit", action="store_true")
     asyncio.run(serve(parser.parse_args()))
     return 0
 

@@ -24,8 +24,10 @@ then SIGKILL) when the session ends:
     ``ssl_ciphers=HIGH``.
 
   vsftpd has no MLSD/MLST, so the client's LIST fallback is exercised on it.
-* ``anyftp`` / ``anyftp-tls``: this project's own server (``anyftp_server.py``); skipped
-  with "anyftp.server not importable" only when ``import anyftp.server`` fails.
+* ``anyftp`` / ``anyftp-tls`` / ``anyftp-implicit``: this project's own server
+  (``anyftp_server.py``); the TLS variant requires explicit TLS on control and data and
+  session reuse, the implicit one speaks TLS from the first byte. Skipped with
+  "anyftp.server not importable" only when ``import anyftp.server`` fails.
 
 Readiness is awaited by reading the port a Python server prints, or (vsftpd, which
 prints nothing) by connecting until its greeting arrives, within a bounded deadline.
@@ -57,7 +59,15 @@ import anyftp
 HERE = Path(__file__).parent
 VSFTPD = shutil.which("vsftpd") or "/usr/sbin/vsftpd"
 START_DEADLINE = 15.0
-SERVER_NAMES = ("pyftpdlib", "pyftpdlib-tls", "vsftpd", "vsftpd-tls", "anyftp", "anyftp-tls")
+SERVER_NAMES = (
+    "pyftpdlib",
+    "pyftpdlib-tls",
+    "vsftpd",
+    "vsftpd-tls",
+    "anyftp",
+    "anyftp-tls",
+    "anyftp-implicit",
+)
 
 
 @dataclass
@@ -163,7 +173,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
 
 
 def _start_python_server(
-    script: str, root: Path, pem: Path | None
+    script: str, root: Path, pem: Path | None, *extra: str
 ) -> tuple[subprocess.Popen[bytes], int]:
     command = [
         sys.executable,
@@ -174,6 +184,7 @@ def _start_python_server(
         "user",
         "--password",
         "secret",
+        *extra,
     ]
     if pem is not None:
         command += ["--certfile", str(pem), "--keyfile", str(pem)]
@@ -327,18 +338,11 @@ def vsftpd_tls_server(
     yield from _vsftpd(tmp_path_factory, "vsftpd-tls", tls_files)
 
 
-def _probe_tls_mode(port: int) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.settimeout(2)
-        try:
-            first = sock.recv(3)
-        except TimeoutError:
-            return "implicit"  # a TLS server waits for our ClientHello
-    return "explicit" if first == b"220" else "implicit"
-
-
 def _anyftp(
-    tmp_path_factory: pytest.TempPathFactory, name: str, tls: tuple[Any, Path] | None
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    tls: tuple[Any, Path] | None,
+    mode: str | None = None,
 ) -> Iterator[FTPServerInfo]:
     try:
         import anyftp.server
@@ -347,9 +351,9 @@ def _anyftp(
     except (ImportError, AttributeError):
         pytest.skip("anyftp.server not importable")
     root = tmp_path_factory.mktemp(name)
-    process, port = _start_python_server("anyftp_server.py", root, tls[1] if tls else None)
+    extra = ("--implicit",) if mode == "implicit" else ()
+    process, port = _start_python_server("anyftp_server.py", root, tls[1] if tls else None, *extra)
     try:
-        mode = _probe_tls_mode(port) if tls else None
         yield FTPServerInfo(
             name,
             "127.0.0.1",
@@ -375,7 +379,14 @@ def anyftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FTPServe
 def anyftp_tls_server(
     tmp_path_factory: pytest.TempPathFactory, tls_files: tuple[Any, Path]
 ) -> Iterator[FTPServerInfo]:
-    yield from _anyftp(tmp_path_factory, "anyftp-tls", tls_files)
+    yield from _anyftp(tmp_path_factory, "anyftp-tls", tls_files, "explicit")
+
+
+@pytest.fixture(scope="session")
+def anyftp_implicit_server(
+    tmp_path_factory: pytest.TempPathFactory, tls_files: tuple[Any, Path]
+) -> Iterator[FTPServerInfo]:
+    yield from _anyftp(tmp_path_factory, "anyftp-implicit", tls_files, "implicit")
 
 
 _FIXTURES = {
@@ -385,6 +396,7 @@ _FIXTURES = {
     "vsftpd-tls": "vsftpd_tls_server",
     "anyftp": "anyftp_server",
     "anyftp-tls": "anyftp_tls_server",
+    "anyftp-implicit": "anyftp_implicit_server",
 }
 
 

@@ -32,8 +32,9 @@ class Behaviour:
 
 
 class Session:
-    def __init__(self, server: FakeFTPServer, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, server: FakeFTPServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer

@@ -72,7 +72,8 @@ async def test_unparseable_greeting_raises_status_code_error(start_fake: StartFa
 
 
 async def test_unparseable_reply_mid_session_raises_status_code_error(
-        start_fake: StartFake) -> None:
+    start_fake: StartFake,
+) -> None:
     server = await start_fake(replies={"PWD": "what?\r\n"})
     client = await logged_in(server.port)
     with pytest.raises(StatusCodeError):
@@ -80,7 +81,8 @@ async def test_unparseable_reply_mid_session_raises_status_code_error(
 
 
 async def test_server_closing_control_connection_raises_connection_reset(
-        start_fake: StartFake) -> None:
+    start_fake: StartFake,
+) -> None:
     server = await start_fake(replies={"PWD": "<close>"})
     client = await logged_in(server.port)
     with pytest.raises(ConnectionResetError):
@@ -95,7 +97,8 @@ async def test_reply_cut_in_the_middle_raises_connection_reset(start_fake: Start
 
 
 async def test_server_closing_mid_transfer_raises_connection_reset(
-        start_fake: StartFake, tmp_path: object) -> None:
+    start_fake: StartFake, tmp_path: object
+) -> None:
     server = await start_fake(retr_mode="close_all")
     server.files["f.bin"] = os.urandom(300000)
     client = await logged_in(server.port)
@@ -105,7 +108,8 @@ async def test_server_closing_mid_transfer_raises_connection_reset(
 
 
 async def test_transfer_failed_by_server_raises_status_code_error_and_session_continues(
-        start_fake: StartFake) -> None:
+    start_fake: StartFake,
+) -> None:
     server = await start_fake(retr_mode="close_data_426")
     server.files["f.bin"] = os.urandom(300000)
     client = await logged_in(server.port)
@@ -128,7 +132,8 @@ async def test_stalled_transfer_times_out_after_socket_timeout(start_fake: Start
 
 @pytest.mark.parametrize("style", ["one", "two", "refuse"])
 async def test_abort_keeps_control_connection_in_step_for_any_abor_reply(
-        start_fake: StartFake, style: str) -> None:
+    start_fake: StartFake, style: str
+) -> None:
     server = await start_fake(abor_style=style, block=1024)
     data = os.urandom(2 * 1024 * 1024)
     server.files["big"] = data
@@ -189,8 +194,7 @@ async def test_mlst_and_mlsd_facts_are_used_when_offered(start_fake: StartFake) 
     server = await start_fake()
     server.files["a.txt"] = b"12345"
     client = await logged_in(server.port)
-    assert await client.stat("a.txt") == {
-        "type": "file", "size": "5", "modify": "20240102030405"}
+    assert await client.stat("a.txt") == {"type": "file", "size": "5", "modify": "20240102030405"}
     assert [str(p) async for p, _ in client.list()] == ["a.txt"]
     assert not any(c.startswith("LIST") for c in server.commands)
 
@@ -210,8 +214,9 @@ async def test_epsv_refused_falls_back_to_pasv(start_fake: StartFake) -> None:
     ("announced", "trust"),
     [("0,0,0,0", True), ("10,1,2,3", False), ("192,0,2,1", False), ("0,0,0,0", False)],
 )
-async def test_pasv_address_is_replaced_by_control_host(start_fake: StartFake, announced: str,
-                                                       trust: bool) -> None:
+async def test_pasv_address_is_replaced_by_control_host(
+    start_fake: StartFake, announced: str, trust: bool
+) -> None:
     server = await start_fake(epsv_refusal="500", pasv_host=announced)
     server.files["f"] = b"data"
     client = await logged_in(server.port, trust_server_pasv_ipv4_address=trust)
@@ -222,8 +227,7 @@ async def test_pasv_address_is_replaced_by_control_host(start_fake: StartFake, a
 async def test_trusted_pasv_address_is_used(start_fake: StartFake) -> None:
     server = await start_fake(epsv_refusal="500", pasv_host="127,0,0,1")
     server.files["f"] = b"data"
-    client = await logged_in(server.port, trust_server_pasv_ipv4_address=True,
-                             connection_timeout=1)
+    client = await logged_in(server.port, trust_server_pasv_ipv4_address=True, connection_timeout=1)
     client._peer_host = "192.0.2.1"  # unreachable: used only if the reply were ignored
     async with client.download_stream("f") as stream:
         assert await stream.read_all() == b"data"
@@ -277,3 +281,21 @@ async def test_write_speed_limit_is_live_changeable(start_fake: StartFake) -> No
         await stream.write(b"y" * 1000)
     assert client.throttle.write._sum == 2000
     assert server.files["up"] == b"x" * 1000 + b"y" * 1000
+
+
+async def test_stream_left_by_exception_skips_its_final_reply_before_next_command(
+    start_fake: StartFake,
+) -> None:
+    # The fake answers commands while a transfer runs (as real servers do with NOOP),
+    # so only reading exactly the owed final reply keeps the conversation in step.
+    server = await start_fake(block=1024)
+    server.files["big"] = os.urandom(2 * 1024 * 1024)
+    server.files["small"] = b"small"
+    client = await logged_in(server.port)
+    with pytest.raises(KeyError):
+        async with client.download_stream("big") as stream:
+            await stream.read(10)
+            raise KeyError("user code failed")
+    assert await client.stat("small") == {"type": "file", "size": "5", "modify": "20240102030405"}
+    async with client.download_stream("small") as stream:
+        assert await stream.read_all() == b"small"

@@ -72,8 +72,9 @@ class SocksProxy:
         finally:
             writer.close()
 
-    async def _socks5(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-                      ) -> tuple[str, int] | None:
+    async def _socks5(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[str, int] | None:
         count = (await reader.readexactly(1))[0]
         methods = await reader.readexactly(count)
         if self.username is not None:
@@ -90,7 +91,7 @@ class SocksProxy:
                 return None
         else:
             writer.write(b"\x05\x00")
-        _, command, _, kind = await reader.readexactly(4)
+        _, _command, _, kind = await reader.readexactly(4)
         if kind == 1:
             host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
         elif kind == 3:
@@ -102,8 +103,9 @@ class SocksProxy:
         writer.write(b"\x05\x00\x00\x01" + bytes(4) + b"\x00\x00")
         return host, port
 
-    async def _socks4(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-                      ) -> tuple[str, int]:
+    async def _socks4(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[str, int]:
         _, port = struct.unpack("!BH", await reader.readexactly(3))
         address = await reader.readexactly(4)
         await reader.readuntil(b"\x00")  # user id
@@ -131,8 +133,9 @@ async def start_proxy(proxies: list[SocksProxy], **options: str) -> SocksProxy:
 
 
 async def transfer_through(host: str, port: int, **options: object) -> bytes:
-    async with anyftp.Client.context(host, port, "user", "secret", socket_timeout=5,
-                                     connection_timeout=5, **options) as client:
+    async with anyftp.Client.context(
+        host, port, "user", "secret", socket_timeout=5, connection_timeout=5, **options
+    ) as client:
         async with client.upload_stream("up.bin") as stream:
             await stream.write(b"through the proxy")
         async with client.download_stream("up.bin") as stream:
@@ -140,34 +143,47 @@ async def transfer_through(host: str, port: int, **options: object) -> bytes:
 
 
 async def test_socks5_proxy_carries_control_and_data_connections(
-        start_fake: StartFake, proxies: list[SocksProxy]) -> None:
+    start_fake: StartFake, proxies: list[SocksProxy]
+) -> None:
     server = await start_fake()
     proxy = await start_proxy(proxies)
-    data = await transfer_through("127.0.0.1", server.port, socks_host="127.0.0.1",
-                                  socks_port=proxy.port, socks_version=5)
+    data = await transfer_through(
+        "127.0.0.1", server.port, socks_host="127.0.0.1", socks_port=proxy.port, socks_version=5
+    )
     assert data == b"through the proxy"
     assert proxy.requests[0] == (5, "127.0.0.1", server.port)
     assert len(proxy.requests) == 3  # control, upload, download
 
 
-async def test_socks5_with_username_and_password(start_fake: StartFake,
-                                                 proxies: list[SocksProxy]) -> None:
+async def test_socks5_with_username_and_password(
+    start_fake: StartFake, proxies: list[SocksProxy]
+) -> None:
     server = await start_fake()
     proxy = await start_proxy(proxies, username="proxyuser", password="proxypass")
-    data = await transfer_through("localhost", server.port, socks_host="127.0.0.1",
-                                  socks_port=proxy.port, socks_username="proxyuser",
-                                  socks_password="proxypass")
+    data = await transfer_through(
+        "localhost",
+        server.port,
+        socks_host="127.0.0.1",
+        socks_port=proxy.port,
+        socks_username="proxyuser",
+        socks_password="proxypass",
+    )
     assert data == b"through the proxy"
     assert proxy.requests[0] == (5, "localhost", server.port)  # the name goes to the proxy
 
 
-async def test_socks5_wrong_password_raises_socks_error(start_fake: StartFake,
-                                                        proxies: list[SocksProxy]) -> None:
+async def test_socks5_wrong_password_raises_socks_error(
+    start_fake: StartFake, proxies: list[SocksProxy]
+) -> None:
     server = await start_fake()
     proxy = await start_proxy(proxies, username="proxyuser", password="proxypass")
-    client = anyftp.Client(socks_host="127.0.0.1", socks_port=proxy.port,
-                           socks_username="proxyuser", socks_password="nope",
-                           connection_timeout=5)
+    client = anyftp.Client(
+        socks_host="127.0.0.1",
+        socks_port=proxy.port,
+        socks_username="proxyuser",
+        socks_password="nope",
+        connection_timeout=5,
+    )
     with pytest.raises(SocksError):
         await client.connect("127.0.0.1", server.port)
     assert issubclass(SocksError, ConnectionError)
@@ -176,8 +192,9 @@ async def test_socks5_wrong_password_raises_socks_error(start_fake: StartFake,
 async def test_socks4a_proxy(start_fake: StartFake, proxies: list[SocksProxy]) -> None:
     server = await start_fake()
     proxy = await start_proxy(proxies)
-    data = await transfer_through("localhost", server.port, socks_host="127.0.0.1",
-                                  socks_port=proxy.port, socks_version=4)
+    data = await transfer_through(
+        "localhost", server.port, socks_host="127.0.0.1", socks_port=proxy.port, socks_version=4
+    )
     assert data == b"through the proxy"
     assert proxy.requests[0] == (4, "localhost", server.port)
 

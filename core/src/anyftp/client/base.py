@@ -223,6 +223,7 @@ class BaseClient:
         self._mlsd_ok = True
         self._mlst_ok = True
         self._needs_sync = False
+        self._pending_finals = 0
         self._data_stream: DataConnectionThrottleStreamIO | None = None
         self._peer_host: str | None = None
         self._local_host: str | None = None
@@ -405,8 +406,8 @@ class BaseClient:
     ) -> tuple[Code, list[str]] | None:
         expected = wrap_into_codes(wrap_with_container(expected_codes)) if expected_codes else ()
         waiting = wrap_into_codes(wrap_with_container(wait_codes)) if wait_codes else ()
-        if self._needs_sync and command is not None:
-            await self._resync()
+        if command is not None:
+            await self._catch_up()
         if command:
             await self._send(command, censor_after)
         if not (expected or waiting):
@@ -433,9 +434,24 @@ class BaseClient:
         data = (command + END_OF_LINE).encode(self.encoding, errors="surrogateescape")
         await self.stream.write(data)
 
+    async def _catch_up(self) -> None:
+        """Read what an unfinished transfer or an ABOR left pending, before a new command."""
+        if self._needs_sync:
+            await self._resync()
+        while self._pending_finals:
+            # A transfer left without reading its final reply (2xx, or 4xx when it was
+            # cut): exactly one reply is owed, whatever its code.
+            self._pending_finals -= 1
+            await self.parse_response()
+
     async def _resync(self) -> None:
-        """Skip stale replies (of a transfer and its abort) up to the answer to NOOP."""
+        """Skip stale replies (of a transfer and its abort) up to the answer to NOOP.
+
+        Only used after ABOR: the server answers the transfer and ABOR before it reads
+        NOOP, so everything before NOOP's 200 is stale.
+        """
         self._needs_sync = False
+        self._pending_finals = 0
         if self._data_stream is not None:
             self._data_stream.close()
         await self._send("NOOP")
@@ -601,10 +617,9 @@ class BaseClient:
         conn_type: str,
         offset: int,
     ) -> DataConnectionThrottleStreamIO:
-        if self._needs_sync:
+        if self._needs_sync or self._pending_finals:
             async with self._lock_for_commands():
-                if self._needs_sync:
-                    await self._resync()
+                await self._catch_up()
         pending = await self.get_data_connection(conn_type)
         establishing: asyncio.Task[tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None
         establishing = None
@@ -640,6 +655,7 @@ class BaseClient:
         With *wait*, the replies to the transfer and to ABOR (one or two, depending on the
         server and on whether the transfer had already ended) are consumed and the control
         connection is in step on return; without, that happens before the next command.
+        Either way this ends with NOOP, whose 200 marks the end of the stale replies.
         """
         stream = self._data_stream
         if stream is not None:

@@ -5,8 +5,8 @@ writes the data socket under the client's throttles and ``socket_timeout``;
 :meth:`~DataConnectionThrottleStreamIO.finish` closes the data connection and waits for
 the server's final reply, keeping the control connection in step. Used with
 ``async with``, leaving the block normally finishes; leaving it by an exception closes
-the data connection and leaves the pending reply for the client to skip before its next
-command.
+the data connection and leaves the pending final reply for the client to read (and
+ignore) before its next command.
 """
 
 from __future__ import annotations
@@ -103,4 +103,4 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
             self.close()
             if not (self.aborted or self.finished):
                 self.finished = True
-                self.client._needs_sync = True
+                self.client._pending_finals += 1
