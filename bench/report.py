@@ -152,6 +152,8 @@ def _value_table(
     ]
     rows = []
     for line in lines:
+        if all(medians.get(column, {}).get(line.key) is None for column in columns):
+            continue  # not measured in this run (--lines)
         row = [
             f"{line.label} ({line.unit})",
             _number(limit.get(line.limit), line.unit) if line.limit else "",

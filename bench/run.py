@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny configuration that runs every line in seconds"
     )
+    parser.add_argument(
+        "--lines",
+        default="",
+        help="comma separated line keys to measure (default: all), e.g. stor_many,mlsd",
+    )
     parser.add_argument("--markdown", type=Path, help="write the table to this file")
     parser.add_argument("--json", type=Path, help="write all samples and medians here")
     parser.add_argument(
@@ -197,7 +202,12 @@ class Contender:
             return None
 
     def run_round(
-        self, index: int, sources: SourceFiles, config: BenchConfig, profile: Path | None
+        self,
+        index: int,
+        sources: SourceFiles,
+        config: BenchConfig,
+        profile: Path | None,
+        only: frozenset[str] | None,
     ) -> None:
         assert self.server is not None
         progress(f"{self.kind.name}: round {index + 1}/{config.repeat}")
@@ -207,7 +217,7 @@ class Contender:
             profiler.round = index + 1
             probes.append(profiler)
         values = self.attempt(
-            f"round {index + 1}", run_round(self.target(), sources, config, Probes(probes))
+            f"round {index + 1}", run_round(self.target(), sources, config, Probes(probes), only)
         )
         for key, value in (values or {}).items():
             self.info["samples"].setdefault(key, []).append(value)
@@ -334,6 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile is not None and not py_spy_available():
         print("--profile needs py-spy (pip install py-spy)", file=sys.stderr)
         return 2
+    only = frozenset(key.strip() for key in args.lines.split(",") if key.strip()) or None
+    known = {line.key for line in lines(config)}
+    if only is not None and not only <= known:
+        print(
+            f"unknown lines: {', '.join(sorted(only - known))}; known: {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
     libraries = [c.strip() for c in args.client_libraries.split(",") if c.strip()]
     client_server = args.client_server or (
         "anyftp-local" if "anyftp-local" in names else "pyftpdlib"
@@ -380,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                     measure_limit_round(plain.port, sources, config, limit_samples)
                 for contender in contenders:
                     if contender.alive:
-                        contender.run_round(index, sources, config, args.profile)
+                        contender.run_round(index, sources, config, args.profile, only)
             for contender in contenders:
                 if contender.kind.name == client_server and contender.alive and libraries:
                     result["clients"] = measure_clients(
