@@ -17,9 +17,10 @@ class UnknownProtocol(BackendError, ValueError):
     def __init__(self, protocol: str, url: str, known: list[str]) -> None:
         listed = ", ".join(known)
         super().__init__(
-            f"fsspec knows no protocol {protocol!r} (from URL {url!r}); install the package "
-            f"that implements it (it registers itself with fsspec under that name), "
-            f"e.g. pip install <package>. Protocols fsspec knows: {listed}"
+            f"fsspec knows no protocol {protocol!r} (from URL {url!r}): check the URL, or "
+            f"pip install the package that implements {protocol!r} for fsspec (such "
+            f"packages register it under the 'fsspec.specs' entry-point group). "
+            f"Protocols fsspec knows: {listed}"
         )
         self.protocol = protocol
         self.url = url
