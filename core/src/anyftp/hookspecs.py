@@ -45,4 +45,14 @@ def anyftp_register_commands(table: Any) -> None:
     *table* is the server's :class:`anyftp.server.commands.CommandTable`; call
     ``table.add(CommandSpec(...), handler)``. Handlers are ``async def handler(session,
     argument) -> None``. A later registration of the same name replaces the earlier one.
+
+    The :class:`anyftp.server.CommandSpec` declares what the server checks before the
+    handler runs: ``login`` (530 when not logged in), ``permission`` ("read"/"write" on
+    the path ``path_of(argument)`` names; 550), ``argument`` ("required"/"forbidden";
+    501), ``before_auth`` (allowed before AUTH TLS when TLS is required), ``transfer``
+    (runs in its own task; ABOR cancels it), plus ``syntax``/``help`` for HELP and
+    ``feat`` for FEAT. A handler answers with ``await session.reply(code, text)`` or
+    raises :class:`anyftp.server.CommandError`. Only servers that enable the plugin run
+    its hook: ``Server(plugins=["name"])`` (entry point in group ``anyftp.plugins``) or
+    ``Server(plugins=[plugin_object])``.
     """

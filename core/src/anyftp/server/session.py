@@ -390,7 +390,9 @@ class Session:
             return
         if logger.isEnabledFor(logging.DEBUG):
             shown = "****" if name == "PASS" else argument
-            logger.debug("%s:%s -> %s %s", self.client_host, self.client_port, name, shown)
+            logger.debug(
+                "%s:%s -> %s", self.client_host, self.client_port, f"{name} {shown}".rstrip()
+            )
         if not name:
             await self.reply("500", "empty command")
             return

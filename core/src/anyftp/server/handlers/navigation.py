@@ -129,7 +129,13 @@ def _mfmt_feat(session: Session) -> str | None:
 def register(table: CommandTable) -> None:
     table.add(CommandSpec("PWD", argument="forbidden", help="print the current directory"), pwd)
     table.add(
-        CommandSpec("CWD", permission="read", syntax="<path>", help="change the current directory"),
+        CommandSpec(
+            "CWD",
+            permission="read",
+            syntax="<path>",
+            help="change the current directory",
+            feat="TVFS",
+        ),
         cwd,
     )
     table.add(
