@@ -23,10 +23,14 @@ TIMEOUT = 10
 class ServerThread:
     """A Server serving from a private event loop in a daemon thread."""
 
-    def __init__(self, server: Server, host: str = "127.0.0.1") -> None:
+    def __init__(self, server: Server, host: str = "127.0.0.1", loop: str = "asyncio") -> None:
         self.server = server
         self.host = host
-        self.loop = asyncio.new_event_loop()
+        if loop == "uvloop":
+            uvloop = pytest.importorskip("uvloop")
+            self.loop = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="anyftp-server", daemon=True)
         self._started = threading.Event()
         self._error: BaseException | None = None
@@ -99,13 +103,15 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., ServerThread]]:
     """Start servers; each is stopped at the end of the test."""
     running: list[ServerThread] = []
 
-    def factory(*args: Any, host: str = "127.0.0.1", **kwargs: Any) -> ServerThread:
+    def factory(
+        *args: Any, host: str = "127.0.0.1", loop: str = "asyncio", **kwargs: Any
+    ) -> ServerThread:
         kwargs.setdefault("login_failure_delay", 0)
         kwargs.setdefault("socket_timeout", TIMEOUT)
         kwargs.setdefault("wait_future_timeout", TIMEOUT)
         if "users" not in kwargs and not args:
             kwargs["users"] = [anyftp.User(base_path=tmp_path)]
-        thread = ServerThread(Server(*args, **kwargs), host=host).start()
+        thread = ServerThread(Server(*args, **kwargs), host=host, loop=loop).start()
         running.append(thread)
         return thread
 

@@ -23,9 +23,13 @@ import io
 import os
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
-__all__ = ("DataChannel", "FdFile")
+__all__ = ("DataChannel", "FdFile", "SendfileUnavailable")
+
+
+class SendfileUnavailable(Exception):
+    """The event loop can not send files with the kernel (uvloop, TLS): copy instead."""
 
 
 class FdFile:
@@ -59,7 +63,7 @@ class DataChannel(asyncio.BufferedProtocol):
     ) -> None:
         self.block_size = max(4096, block_size)
         self.timeout = timeout
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: asyncio.Transport | None = None
         self.peer: tuple[Any, ...] | None = None
         self.bytes_in = 0
         self.bytes_out = 0
@@ -79,7 +83,8 @@ class DataChannel(asyncio.BufferedProtocol):
     # --- protocol callbacks -----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        # Duck-typed: uvloop's transports do not subclass asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
         self.peer = transport.get_extra_info("peername")
         self._closed = asyncio.get_running_loop().create_future()
         # Nothing is read until someone asks: a TLS handshake may follow, and a RETR
@@ -140,21 +145,13 @@ class DataChannel(asyncio.BufferedProtocol):
 
     def _pause_reading(self) -> None:
         transport = self.transport
-        if (
-            not self._reading_paused
-            and isinstance(transport, asyncio.ReadTransport)
-            and not transport.is_closing()
-        ):
+        if not self._reading_paused and transport is not None and not transport.is_closing():
             transport.pause_reading()
             self._reading_paused = True
 
     def _resume_reading(self) -> None:
         transport = self.transport
-        if (
-            self._reading_paused
-            and isinstance(transport, asyncio.ReadTransport)
-            and not transport.is_closing()
-        ):
+        if self._reading_paused and transport is not None and not transport.is_closing():
             transport.resume_reading()
             self._reading_paused = False
 
@@ -166,7 +163,7 @@ class DataChannel(asyncio.BufferedProtocol):
 
     def use_transport(self, transport: asyncio.BaseTransport, *, tls: bool) -> None:
         """Switch to *transport* (the TLS transport returned by ``loop.start_tls``)."""
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         self.tls = tls
         self._reading_paused = False
 
@@ -202,7 +199,7 @@ class DataChannel(asyncio.BufferedProtocol):
         """Queue *data* for sending (raises if the connection is gone)."""
         self._raise_if_lost()
         transport = self.transport
-        assert isinstance(transport, asyncio.WriteTransport)
+        assert transport is not None
         transport.write(data)
         self.bytes_out += len(data)
 
@@ -222,7 +219,7 @@ class DataChannel(asyncio.BufferedProtocol):
         if self._error is not None:
             self._raise_if_lost()
         transport = self.transport
-        if not isinstance(transport, asyncio.WriteTransport) or self._lost:
+        if transport is None or self._lost:
             return
         if transport.get_write_buffer_size():
             transport.set_write_buffer_limits(high=0)
@@ -239,12 +236,15 @@ class DataChannel(asyncio.BufferedProtocol):
     async def sendfile(self, fd: int, offset: int, count: int | None) -> int:
         """Send *count* bytes (all when ``None``) of *fd* from *offset*; returns bytes sent."""
         transport = self.transport
-        assert isinstance(transport, asyncio.WriteTransport)
+        assert transport is not None
         loop = asyncio.get_running_loop()
         self._raise_if_lost()
         file: Any = FdFile(fd)  # has what sendfile uses: fileno, seek, mode
-        async with asyncio.timeout(self.timeout):
-            sent = await loop.sendfile(transport, file, offset, count)
+        try:
+            async with asyncio.timeout(self.timeout):
+                sent = await loop.sendfile(transport, file, offset, count, fallback=False)
+        except (NotImplementedError, asyncio.SendfileNotAvailableError) as exc:
+            raise SendfileUnavailable(str(exc)) from exc
         self.bytes_out += sent
         return sent
 
@@ -260,10 +260,7 @@ class DataChannel(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is None:
             return
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.abort()
-        else:
-            transport.close()
+        transport.abort()
 
     async def wait_closed(self, timeout: float | None = None) -> None:
         if self._closed is None:

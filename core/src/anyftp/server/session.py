@@ -552,5 +552,5 @@ def set_socket_options(writer: asyncio.StreamWriter) -> None:
     ):
         try:
             sock.setsockopt(level, option, 1)
-        except OSError:  # pragma: no cover - e.g. a non-TCP socket
-            pass
+        except (OSError, AttributeError, NotImplementedError):  # pragma: no cover
+            pass  # not TCP, or a loop's pseudo-socket without the option

@@ -76,7 +76,7 @@ async def start_tls_data(
     """Wrap *channel* in TLS as the server side; raise on failure or policy breach."""
     loop = asyncio.get_running_loop()
     transport = channel.transport
-    assert isinstance(transport, asyncio.WriteTransport)
+    assert transport is not None
     guard_tickets(context)
     token = _WRAPPING_DATA.set(True)
     try:

@@ -27,7 +27,7 @@ from ...errors import PathIOError, reply_for_path_error
 from ...pathio import AsyncFile
 from ..ascii import AsciiDecoder, AsciiEncoder
 from ..commands import CommandSpec, CommandTable
-from ..datachannel import DataChannel
+from ..datachannel import DataChannel, SendfileUnavailable
 from ..dataconn import DataConnectionError
 from ..session import CommandError, Session
 
@@ -128,11 +128,16 @@ async def send_file(session: Session, channel: DataChannel, file: AsyncFile, off
             fd = -1
         if fd >= 0:
             position = offset
-            while True:
-                sent = await channel.sendfile(fd, position, SENDFILE_CHUNK)
-                position += sent
-                if sent < SENDFILE_CHUNK:
-                    return
+            try:
+                while True:
+                    sent = await channel.sendfile(fd, position, SENDFILE_CHUNK)
+                    position += sent
+                    if sent < SENDFILE_CHUNK:
+                        return
+            except SendfileUnavailable:
+                if position != offset:
+                    raise
+                await file.seek(offset)  # the event loop can not (uvloop): copy blocks
     if throttles:
         smallest = min(t.limit or block_size for t in throttles)
         block_size = max(4096, min(block_size, smallest // 8))
