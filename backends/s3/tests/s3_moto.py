@@ -26,7 +26,8 @@ CREDENTIALS = {
 
 _CHILD = """
 import sys, threading
-from moto.server import ThreadedMotoServer
+from moto.server import MotoRequestHandler, ThreadedMotoServer
+MotoRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as S3 does
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
@@ -54,6 +55,7 @@ class MotoServer:
             [sys.executable, "-c", _CHILD, str(self.requested_port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
             env=env,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 from pathlib import PurePosixPath
 from typing import Any
@@ -320,6 +321,8 @@ async def test_append_creates_a_missing_file(path_io: S3PathIO, s3_admin: Any, b
         (12 * MIB, 6 * MIB, 1000),  # small write inside a large file: head and tail copied
         (12 * MIB, 1000, 6 * MIB),  # small head downloaded, large tail copied
         (7 * MIB, 2 * MIB, 6 * MIB),  # write past the old end
+        (12 * MIB, 13 * MIB, 10),  # past the end of a large file: the gap becomes zeros
+        (1000, 1000, 7 * MIB),  # small file grows past one part: editing turns to streaming
     ],
 )
 async def test_write_after_seek_keeps_the_bytes_around_it(
@@ -328,21 +331,45 @@ async def test_write_after_seek_keeps_the_bytes_around_it(
     old, new = os.urandom(old_size), os.urandom(new_size)
     await write_file(path_io, P("f"), old)
     await write_file(path_io, P("f"), new, mode="r+b", seek=offset)
-    expected = old[:offset] + new + old[offset + new_size :]
+    expected = old[:offset] + bytes(max(0, offset - old_size)) + new + old[offset + new_size :]
     stored = await get(s3_admin, bucket, "f")
     assert len(stored) == len(expected)
     assert stored == expected
     assert await open_uploads(s3_admin, bucket) == []
 
 
-async def test_second_seek_after_writing_is_refused(path_io: S3PathIO) -> None:
+async def test_small_object_opened_r_plus_b_is_fully_random_access(
+    path_io: S3PathIO, s3_state: S3State
+) -> None:
     await write_file(path_io, P("f"), b"0123456789")
-    with pytest.raises(PathIOError):
+    s3_state.requests.clear()
+    async with path_io.open(P("f"), "r+b") as file:
+        await file.seek(8)
+        await file.write(b"AB")
+        await file.seek(1)
+        await file.write(b"x")
+        assert await file.seek(0) == 0
+        assert await file.read() == b"0x234567AB"
+    assert await read_file(path_io, P("f")) == b"0x234567AB"
+    assert s3_state.requests["put_object"] == 1
+
+
+async def test_large_object_refuses_a_second_seek_and_reads_and_stays_unchanged(
+    path_io: S3PathIO, s3_admin: Any, bucket: str
+) -> None:
+    old = os.urandom(6 * MIB)
+    await write_file(path_io, P("f"), old)
+    with pytest.raises(PathIOError) as info:
         async with path_io.open(P("f"), "r+b") as file:
             await file.seek(2)
             await file.write(b"ab")
             await file.seek(0)
-    assert await read_file(path_io, P("f")) == b"0123456789"
+    assert isinstance(cause_of(info), io.UnsupportedOperation)
+    with pytest.raises(PathIOError):
+        async with path_io.open(P("f"), "r+b") as file:
+            await file.read(1)
+    assert await get(s3_admin, bucket, "f") == old
+    assert await open_uploads(s3_admin, bucket) == []
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections import Counter
@@ -27,6 +28,13 @@ from .options import S3Options
 __all__ = ("S3State",)
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _session(profile: str | None) -> AioSession:
+    """One botocore session per profile for the process: loading the S3 service model
+    costs a few hundred milliseconds, and a session holds it for every client."""
+    return AioSession(profile=profile)
 
 
 class S3State:
@@ -63,7 +71,7 @@ class S3State:
 
     def _create_client(self) -> Any:
         opts = self.options
-        session = AioSession(profile=opts.profile)
+        session = _session(opts.profile)
         config_kwargs: dict[str, Any] = {
             "connect_timeout": opts.connect_timeout,
             "read_timeout": opts.read_timeout,

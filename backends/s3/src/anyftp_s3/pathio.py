@@ -9,7 +9,8 @@ marker, a marker is written so the directory does not vanish under the user.
 A name that is both an object and a prefix (possible when other tools write the bucket)
 is listed once, as a directory. Listings come from ``ListObjectsV2`` pages with the
 stats they carry (size, last modified) - one request per 1,000 entries, none per entry.
-Directories listed from common prefixes carry no date in S3; they show mtime 0.
+S3 keeps no dates for prefixes, so directories show mtime 0 (in listings and ``stat``
+alike).
 
 Files: see :mod:`anyftp_s3.reader` (ranged GETs) and :mod:`anyftp_s3.writer` (multipart
 uploads, server-side part copies for APPE and REST, abort on failure). Rename is a
@@ -23,6 +24,7 @@ import asyncio
 import errno
 import io
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath
 from typing import Any, ClassVar
 
@@ -31,6 +33,7 @@ from anyftp.pathio import AbstractPathIO, Capabilities, PathStat, StatLike
 
 from .client import S3State
 from .copying import copy_object
+from .editor import S3Editor
 from .keys import KeyMap
 from .options import S3Options
 from .reader import S3Reader
@@ -42,6 +45,18 @@ __all__ = ("S3PathIO",)
 _RENAME_CONCURRENCY = 8
 _DELETE_BATCH = 1000
 _PLAIN_KEYS = KeyMap()
+
+#: What ``open`` returns: a ranged reader, a streaming writer, or a small in-memory editor.
+S3File = S3Reader | S3Writer | S3Editor
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What is known about a name before creating it (three requests made at once)."""
+
+    head: dict[str, Any] | None
+    is_dir: bool
+    parent_is_dir: bool
 
 
 def _mtime(item: dict[str, Any]) -> float:
@@ -59,7 +74,7 @@ class S3PathIO(AbstractPathIO):
     capabilities: ClassVar[Capabilities] = Capabilities(
         set_mtime=False,  # S3 sets Last-Modified itself
         append=True,  # server-side part copy of the old object, then new parts
-        seek_write=True,  # one seek before the first write (REST + STOR)
+        seek_write=True,  # small objects: in memory; large: one seek, then sequential
         empty_directories=True,  # marker objects
         file_descriptor=False,
         chmod=False,
@@ -123,6 +138,18 @@ class S3PathIO(AbstractPathIO):
             raise NotADirectoryError(errno.ENOTDIR, "parent is a file", str(path))
         raise FileNotFoundError(errno.ENOENT, "parent directory does not exist", str(path))
 
+    async def _probe(self, path: PurePath) -> _Probe:
+        keys = self.s3.keys
+        parent = keys.parent_dir_prefix(path)
+
+        async def parent_is_dir() -> bool:
+            return parent is None or await self._dir_exists(parent)
+
+        head, is_dir, parent_ok = await _gather_all(
+            [self.s3.head(keys.key(path)), self._dir_exists(keys.dir_prefix(path)), parent_is_dir()]
+        )
+        return _Probe(head, bool(is_dir), bool(parent_ok))
+
     async def _keep_dir(self, dir_prefix: str | None) -> None:
         """Write the marker of a marker-less directory that has just become empty."""
         if dir_prefix is None or dir_prefix == self.s3.keys.prefix:
@@ -167,12 +194,9 @@ class S3PathIO(AbstractPathIO):
         head = await self.s3.head(keys.key(path))
         if head is not None:
             return _file_stat(head, "ContentLength")
-        dir_prefix = keys.dir_prefix(path)
-        page = await self.s3.list_page(dir_prefix, max_keys=1)
-        contents = page.get("Contents") or []
-        if not contents:
+        if not await self._dir_exists(keys.dir_prefix(path)):
             raise FileNotFoundError(errno.ENOENT, "no such file or directory", str(path))
-        return PathStat.for_dir(_mtime(contents[0]))
+        return PathStat.for_dir(0.0)
 
     async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
         keys = self.s3.keys
@@ -213,20 +237,20 @@ class S3PathIO(AbstractPathIO):
             if exist_ok:
                 return
             raise FileExistsError(errno.EEXIST, "directory exists", str(path))
-        if await self.s3.head(keys.key(path)) is not None:
+        probe = await self._probe(path)
+        if probe.head is not None:
             raise FileExistsError(errno.EEXIST, "a file of that name exists", str(path))
-        dir_prefix = keys.dir_prefix(path)
-        if await self._dir_exists(dir_prefix):
+        if probe.is_dir:
             if exist_ok:
                 return
             raise FileExistsError(errno.EEXIST, "directory exists", str(path))
-        if parents:
-            parent = PurePosixPath(keys.relative(path)).parent
-            if str(parent) != ".":
+        if not probe.parent_is_dir:
+            if parents:
+                parent = PurePosixPath(keys.relative(path)).parent
                 await self._mkdir_parents(keys.prefix + str(parent))
-        else:
-            await self._require_parent_dir(path)
-        await self.s3.call("put_object", key=dir_prefix, Body=b"")
+            else:
+                await self._require_parent_dir(path)
+        await self.s3.call("put_object", key=keys.dir_prefix(path), Body=b"")
 
     async def _mkdir_parents(self, key: str) -> None:
         """Markers for *key* and its missing ancestors (nearest existing one stops it)."""
@@ -364,54 +388,65 @@ class S3PathIO(AbstractPathIO):
 
     # --- files ----------------------------------------------------------------------------
 
-    async def _open(self, path: PurePath, mode: str) -> S3Reader | S3Writer:
+    async def _open(self, path: PurePath, mode: str) -> S3File:
         keys = self.s3.keys
         if keys.is_top(path):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         key = keys.key(path)
         if mode == "rb+":
             mode = "r+b"
-        head = await self.s3.head(key)
-        if head is None:
-            if await self._dir_exists(keys.dir_prefix(path)):
-                raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-            if mode in ("rb", "r+b"):
+        if mode == "rb":
+            head = await self.s3.head(key)
+            if head is None:
+                if await self._dir_exists(keys.dir_prefix(path)):
+                    raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
                 raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
-            await self._require_parent_dir(path)
-            return S3Writer(self.s3, key, mode, None)
+        else:
+            probe = await self._probe(path)
+            head = probe.head
+            if head is None:
+                if probe.is_dir:
+                    raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+                if mode == "r+b":
+                    raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+                if not probe.parent_is_dir:
+                    await self._require_parent_dir(path)
+                return S3Writer(self.s3, key, mode, None)
         version = ObjectVersion(int(head.get("ContentLength") or 0), head.get("ETag"))
         if mode == "rb":
             return S3Reader(self.s3, key, version.size, version.etag)
+        if mode == "r+b" and version.size <= self.s3.options.part_size:
+            return await S3Editor.load(self.s3, key, version.size, version.etag)
         return S3Writer(self.s3, key, mode, None if mode == "wb" else version)
 
-    async def read(self, file: S3Reader, block_size: int = -1) -> bytes:
-        if not isinstance(file, S3Reader):
-            raise io.UnsupportedOperation("file not opened for reading")
+    async def read(self, file: S3File, block_size: int = -1) -> bytes:
+        if isinstance(file, S3Writer):
+            raise io.UnsupportedOperation("S3 file opened for writing can not be read")
         return await file.read(block_size)
 
-    async def write(self, file: S3Writer, data: bytes | bytearray | memoryview) -> None:
-        if not isinstance(file, S3Writer):
-            raise io.UnsupportedOperation("file not opened for writing")
+    async def write(self, file: S3File, data: bytes | bytearray | memoryview) -> None:
+        if isinstance(file, S3Reader):
+            raise io.UnsupportedOperation("S3 file opened for reading can not be written")
         await file.write(data)
 
-    async def seek(self, file: S3Reader | S3Writer, offset: int, whence: int = 0) -> int:
+    async def seek(self, file: S3File, offset: int, whence: int = io.SEEK_SET) -> int:
         return await file.seek(offset, whence)
 
-    async def close(self, file: S3Reader | S3Writer) -> None:
+    async def close(self, file: S3File) -> None:
         await file.close()
 
-    async def abort(self, file: S3Reader | S3Writer) -> None:
-        if isinstance(file, S3Writer):
-            await file.abort()
-        else:
+    async def abort(self, file: S3File) -> None:
+        if isinstance(file, S3Reader):
             await file.close()
+        else:
+            await file.abort()
 
 
-async def _gather_all(coros: list[Awaitable[None]]) -> None:
-    """Run all; on the first failure cancel the rest, wait for them, re-raise it."""
+async def _gather_all(coros: list[Awaitable[Any]]) -> list[Any]:
+    """Run all at once; on the first failure cancel the rest, wait for them, re-raise it."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     try:
-        await asyncio.gather(*tasks)
+        return list(await asyncio.gather(*tasks))
     except BaseException:
         for task in tasks:
             task.cancel()

@@ -30,6 +30,7 @@ class S3Reader:
         self.etag = etag
         self.position = 0
         self._body: Any = None
+        self.closed = False
 
     async def _open_body(self) -> Any:
         params: dict[str, Any] = {"Range": f"bytes={self.position}-"}
@@ -77,6 +78,8 @@ class S3Reader:
             attempt += 1
 
     async def read(self, count: int = -1) -> bytes:
+        if self.closed:
+            raise ValueError("read from a closed S3 file")
         remaining = self.size - self.position
         if remaining <= 0 or count == 0:
             return b""
@@ -111,4 +114,5 @@ class S3Reader:
         return target
 
     async def close(self) -> None:
+        self.closed = True
         self._drop_body()

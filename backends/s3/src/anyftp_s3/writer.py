@@ -20,7 +20,10 @@ opened ``r+b``: bytes after the written range stay).
   name. ``abort`` (any failure, a client that went away) cancels the parts in flight and
   aborts the multipart upload, so nothing partial is ever visible.
 
-Only one ``seek``, before the first write, is supported: S3 objects are written once.
+Only one ``seek``, before the first write, is supported (that is what STOR after REST
+does): S3 objects are written once. Small objects opened ``r+b`` are edited in memory
+instead, with full random access (:mod:`anyftp_s3.editor`). A position past the old end
+is reached by writing zeros, as a local file would.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import asyncio
 import errno
 import io
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,15 +93,16 @@ class S3Writer:
             target = size + offset
         else:
             raise ValueError(f"invalid whence {whence}")
+        if target < 0:
+            raise OSError(errno.EINVAL, "negative seek position")
+        if self.mode == "ab":
+            return target  # appending ignores the position, as O_APPEND does
         if target == self.position:
             return target
-        if self._start is not None or self.mode == "ab":
+        if self._start is not None:
             raise io.UnsupportedOperation(
-                "an S3 object can only be positioned once, before "
-                "the first write (and not in append mode)"
+                "a large S3 object can only be positioned once, before the first write"
             )
-        if not 0 <= target <= size:
-            raise OSError(errno.EINVAL, f"seek to {target} outside the object (0..{size})")
         self.position = target
         return target
 
@@ -106,14 +111,7 @@ class S3Writer:
         try:
             if self._start is None:
                 await self._begin()
-            view = memoryview(data).cast("B")
-            while view:
-                target = self.state.options.part_size_for(self._next_part)
-                room = target - len(self._buffer)
-                self._buffer += view[:room]
-                view = view[room:]
-                if len(self._buffer) >= target:
-                    await self._flush_buffer()
+            await self._feed(memoryview(data).cast("B"))
             self._written += len(data)
             self.position += len(data)
         except BaseException as exc:
@@ -154,15 +152,32 @@ class S3Writer:
                 f"an earlier write to s3://{self.state.bucket}/{self.key} failed: {self._failure}",
             ) from self._failure
 
+    async def _feed(self, view: memoryview) -> None:
+        """Append *view* to the buffer, uploading each part as it fills."""
+        while view:
+            target = self.state.options.part_size_for(self._next_part)
+            room = target - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) >= target:
+                await self._flush_buffer()
+
     async def _begin(self) -> None:
-        """Put the head of the old object (bytes before the write position) in place."""
+        """Put the head of the old object (bytes before the write position) in place,
+        then zeros up to the position if it lies past the old end."""
+        size = self.base.size if self.base is not None else 0
         start = self._start = self.position
-        if start == 0:
-            return
-        if start >= MIN_PART_SIZE:
-            await self._copy_range(0, start)
-        else:
-            self._buffer += await self._download(0, start)
+        head_end = min(start, size)
+        if head_end >= MIN_PART_SIZE:
+            await self._copy_range(0, head_end)
+        elif head_end > 0:
+            self._buffer += await self._download(0, head_end)
+        gap = start - head_end
+        zeros = memoryview(bytes(min(gap, MIN_PART_SIZE)))
+        while gap > 0:
+            piece = min(gap, len(zeros))
+            await self._feed(zeros[:piece])
+            gap -= piece
 
     async def _finish(self) -> None:
         if self._start is None:  # nothing was written
@@ -223,9 +238,18 @@ class S3Writer:
             number = self._take_part_number()
             await self._submit(self._copy_part(upload_id, number, piece_start, piece_end))
 
-    async def _submit(self, coro: Any) -> None:
-        while len(self._tasks) >= self.state.options.upload_concurrency:
-            await self._wait_one()
+    async def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Start *coro* once fewer than ``upload_concurrency`` parts are in flight; a part
+        that already failed fails this call (so the client hears of it early)."""
+        try:
+            for task in [t for t in self._tasks if t.done()]:
+                self._tasks.discard(task)
+                task.result()
+            while len(self._tasks) >= self.state.options.upload_concurrency:
+                await self._wait_one()
+        except BaseException:
+            coro.close()
+            raise
         self._tasks.add(asyncio.ensure_future(coro))
 
     async def _wait_one(self) -> None:
