@@ -45,6 +45,7 @@ from ..pathio import AbstractPathIO
 from ..protocol import addresses, listparse, mlsx
 from ..protocol.replies import Code, unquote_path
 from . import socks
+from .sockio import socket_streams
 from .streams import DataConnectionThrottleStreamIO
 from .tls import data_context_for, default_context
 
@@ -72,17 +73,20 @@ class _MalformedReply(ValueError):
 
 
 class _PendingData:
-    """A data connection being set up; :meth:`establish` yields the (TLS) streams.
+    """A data connection being set up; :meth:`establish` yields its reader and writer.
 
-    Passive: ``reader``/``writer`` are already connected. Active: ``listener`` is a
-    listening socket, and :meth:`establish` accepts the server's connection on it (only
-    from ``accept_from``), as a client-side stream so TLS runs in the client role.
+    Passive: ``sock`` is already connected (or, through SOCKS, ``reader``/``writer``).
+    Active: ``listener`` is a listening socket, and :meth:`establish` accepts the server's
+    connection on it, only from ``accept_from``. A plain connection runs on the bare
+    socket (:mod:`.sockio`, the fast path); a protected one becomes an asyncio stream
+    wrapped in TLS in the client role, resuming the control connection's session.
     """
 
     def __init__(self, client: BaseClient) -> None:
         self.client = client
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.sock: socket.socket | None = None
+        self.reader: Any = None
+        self.writer: Any = None
         self.listener: socket.socket | None = None
         self.accept_from: str | None = None
 
@@ -95,14 +99,20 @@ class _PendingData:
                 break
             connection.close()  # only the server may connect
         self.close_listener()
-        self.reader, self.writer = await asyncio.open_connection(
-            sock=connection, limit=DATA_BUFFER_LIMIT
-        )
+        self.sock = connection
 
-    async def establish(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def establish(self) -> tuple[Any, Any]:
         client = self.client
         if self.listener is not None:
             await self._accept()
+        if self.sock is not None:
+            sock, self.sock = self.sock, None
+            if client._data_protected:
+                self.reader, self.writer = await asyncio.open_connection(
+                    sock=sock, limit=DATA_BUFFER_LIMIT
+                )
+            else:
+                self.reader, self.writer = socket_streams(sock)
         assert self.reader is not None and self.writer is not None
         if client._data_protected:
             ssl_object = client.stream.writer.get_extra_info("ssl_object")
@@ -122,7 +132,31 @@ class _PendingData:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
         self.close_listener()
+
+
+async def _connect_socket(host: str, port: int) -> socket.socket:
+    """A connected non-blocking TCP socket (no asyncio transport: see :mod:`.sockio`)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    raise error or OSError(f"can not resolve {host!r}")
 
 
 class BaseClient:
@@ -550,8 +584,12 @@ class BaseClient:
         host, port = await self._passive_address()
         pending = _PendingData(self)
         async with asyncio.timeout(self._connect_timeout()):
-            reader, writer = await self._open_connection(host, port, limit=DATA_BUFFER_LIMIT)
-        pending.reader, pending.writer = reader, writer
+            if self._socks is not None:
+                pending.reader, pending.writer = await self._open_connection(
+                    host, port, limit=DATA_BUFFER_LIMIT
+                )
+            else:
+                pending.sock = await _connect_socket(host, port)
         return pending
 
     async def _prepare_active(self) -> _PendingData:
@@ -607,6 +645,8 @@ class BaseClient:
             pending = await self._prepare_passive()
         finally:
             self._passive_commands = saved
+        if pending.sock is not None:
+            return await asyncio.open_connection(sock=pending.sock, limit=DATA_BUFFER_LIMIT)
         assert pending.reader is not None and pending.writer is not None
         return pending.reader, pending.writer
 
@@ -621,7 +661,7 @@ class BaseClient:
             async with self._lock_for_commands():
                 await self._catch_up()
         pending = await self.get_data_connection(conn_type)
-        establishing: asyncio.Task[tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None
+        establishing: asyncio.Task[tuple[Any, Any]] | None
         establishing = None
         try:
             if offset:

@@ -1,0 +1,199 @@
+"""Plain data connections on a bare socket: the fast path for transfers without TLS.
+
+:class:`SocketReader` and :class:`SocketWriter` give the part of asyncio's
+``StreamReader``/``StreamWriter`` interface the client's streams use, on top of
+``loop.sock_recv_into``/``loop.sock_sendall``. When data is already waiting, a read is
+one system call and no event-loop round trip, and each block is copied once (from a
+reused buffer into the returned ``bytes``), which is what lets a download keep up with a
+blocking client.
+
+Closing while a read or write is in flight (``abort()`` from another task) shuts the
+socket down first: the pending call then returns (end of data) or fails, and the socket
+is closed once nothing uses it, so the event loop never watches a closed descriptor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import Any
+
+__all__ = ("SocketReader", "SocketWriter", "socket_streams", "RECV_BUFFER_SIZE")
+
+#: Bytes asked of the kernel per receive.
+RECV_BUFFER_SIZE = 1024 * 1024
+
+
+class _Channel:
+    """The socket shared by a reader and a writer, closed when both are done with it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.loop = asyncio.get_running_loop()
+        self.busy = 0
+        self.closing = False
+        self.closed = False
+        self.closed_event = asyncio.Event()
+
+    def close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self._maybe_close()
+
+    def _maybe_close(self) -> None:
+        if self.closing and not self.busy and not self.closed:
+            self.closed = True
+            self.sock.close()
+            self.closed_event.set()
+
+    def enter(self) -> None:
+        self.busy += 1
+
+    def leave(self) -> None:
+        self.busy -= 1
+        self._maybe_close()
+
+
+class SocketReader:
+    """``read``/``readline``/``readexactly``/``at_eof`` on a bare socket."""
+
+    def __init__(self, channel: _Channel, buffer_size: int = RECV_BUFFER_SIZE) -> None:
+        self._channel = channel
+        self._buffer = bytearray(buffer_size)
+        self._view = memoryview(self._buffer)
+        self._pending = bytearray()  # read past a line end by readline
+        self._eof = False
+
+    async def _recv(self, limit: int) -> bytes:
+        channel = self._channel
+        if self._eof or channel.closing:
+            self._eof = True
+            return b""
+        channel.enter()
+        try:
+            count = await channel.loop.sock_recv_into(channel.sock, self._view[:limit])
+        except OSError:
+            if not channel.closing:
+                raise
+            count = 0  # we shut it down ourselves (abort): that is the end
+        finally:
+            channel.leave()
+        if not count:
+            self._eof = True
+            return b""
+        return bytes(self._view[:count])
+
+    async def read(self, n: int = -1) -> bytes:
+        if self._pending:
+            size = len(self._pending) if n < 0 else min(n, len(self._pending))
+            data = bytes(self._pending[:size])
+            del self._pending[:size]
+            return data
+        if n == 0:
+            return b""
+        if n < 0:
+            chunks = []
+            while block := await self._recv(len(self._buffer)):
+                chunks.append(block)
+            return b"".join(chunks)
+        return await self._recv(min(n, len(self._buffer)))
+
+    async def readline(self) -> bytes:
+        while True:
+            end = self._pending.find(b"\n")
+            if end >= 0:
+                line = bytes(self._pending[: end + 1])
+                del self._pending[: end + 1]
+                return line
+            block = await self._recv(len(self._buffer))
+            if not block:
+                line = bytes(self._pending)
+                self._pending.clear()
+                return line
+            self._pending += block
+
+    async def readexactly(self, n: int) -> bytes:
+        data = bytearray()
+        while len(data) < n:
+            block = await self.read(n - len(data))
+            if not block:
+                raise asyncio.IncompleteReadError(bytes(data), n)
+            data += block
+        return bytes(data)
+
+    def at_eof(self) -> bool:
+        return self._eof and not self._pending
+
+
+class SocketWriter:
+    """``write``/``drain``/``close``/``wait_closed`` on a bare socket."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self._channel = channel
+        self._queued: list[bytes | bytearray | memoryview] = []
+
+    @property
+    def transport(self) -> None:
+        return None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._channel.closing:
+            raise ConnectionResetError("data connection is closed")
+        if data:
+            self._queued.append(data)
+
+    async def drain(self) -> None:
+        channel = self._channel
+        channel.enter()
+        try:
+            while self._queued:
+                data = self._queued.pop(0)
+                await channel.loop.sock_sendall(channel.sock, data)
+        finally:
+            channel.leave()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        with contextlib.suppress(OSError):
+            self._channel.sock.shutdown(socket.SHUT_WR)
+
+    def is_closing(self) -> bool:
+        return self._channel.closing
+
+    def close(self) -> None:
+        if self._queued and not self._channel.closing:
+            # Written but not drained: hand what the kernel takes at once, never block.
+            with contextlib.suppress(OSError):
+                for data in self._queued:
+                    self._channel.sock.send(data)
+            self._queued.clear()
+        self._channel.close()
+
+    async def wait_closed(self) -> None:
+        await self._channel.closed_event.wait()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        sock = self._channel.sock
+        if name == "socket":
+            return sock
+        if self._channel.closed:
+            return default
+        with contextlib.suppress(OSError):
+            if name == "peername":
+                return sock.getpeername()
+            if name == "sockname":
+                return sock.getsockname()
+        return default
+
+
+def socket_streams(sock: socket.socket) -> tuple[SocketReader, SocketWriter]:
+    """A reader and a writer sharing *sock* (made non-blocking)."""
+    channel = _Channel(sock)
+    return SocketReader(channel), SocketWriter(channel)

@@ -1,0 +1,108 @@
+"""The bare-socket data path (anyftp.client.sockio), on socket pairs."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from anyftp.client.sockio import socket_streams
+
+pytestmark = pytest.mark.timeout(10)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(5)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+async def test_read_returns_available_data_then_empty_at_end(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    reader, writer = socket_streams(ours)
+    theirs.sendall(b"hello")
+    assert await reader.read(100) == b"hello"
+    theirs.shutdown(socket.SHUT_WR)
+    assert await reader.read(100) == b""
+    assert reader.at_eof()
+    writer.close()
+    await asyncio.wait_for(writer.wait_closed(), 5)
+
+
+async def test_readline_and_readexactly_keep_bytes_past_the_line(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    reader, writer = socket_streams(ours)
+    theirs.sendall(b"one\ntwo\nrest-of-it")
+    theirs.shutdown(socket.SHUT_WR)
+    assert await reader.readline() == b"one\n"
+    assert await reader.readexactly(4) == b"two\n"
+    assert await reader.read() == b"rest-of-it"
+    with pytest.raises(asyncio.IncompleteReadError):
+        await reader.readexactly(1)
+    writer.close()
+
+
+async def test_write_and_drain_deliver_everything(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    _, writer = socket_streams(ours)
+    payload = bytes(range(256)) * 8192  # 2 MiB: more than the socket buffers hold
+    received = bytearray()
+
+    def drain_peer() -> None:
+        while len(received) < len(payload):
+            received.extend(theirs.recv(65536))
+
+    consumer = asyncio.get_running_loop().run_in_executor(None, drain_peer)
+    writer.write(payload)
+    await writer.drain()
+    await asyncio.wait_for(consumer, 5)
+    assert bytes(received) == payload
+    writer.close()
+    await asyncio.wait_for(writer.wait_closed(), 5)
+
+
+async def test_close_from_another_task_ends_a_pending_read(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, _ = pair
+    reader, writer = socket_streams(ours)
+    pending = asyncio.ensure_future(reader.read(100))
+    await asyncio.sleep(0)  # let the read start waiting
+    assert not pending.done()
+    writer.close()
+    assert await asyncio.wait_for(pending, 5) == b""
+    await asyncio.wait_for(writer.wait_closed(), 5)
+    assert ours.fileno() == -1  # closed once the read let go
+
+
+async def test_write_after_close_raises(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, _ = pair
+    _, writer = socket_streams(ours)
+    writer.close()
+    assert writer.is_closing()
+    with pytest.raises(ConnectionResetError):
+        writer.write(b"late")
+
+
+async def test_cancelled_read_leaves_the_socket_usable(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    reader, writer = socket_streams(ours)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await reader.read(10)
+    theirs.sendall(b"later")
+    assert await reader.read(10) == b"later"
+    writer.close()
