@@ -13,6 +13,7 @@ import pytest
 
 import anyftp
 from anyftp.hookspecs import hookimpl
+from anyftp.registry import get_plugin_manager
 from anyftp.server import CommandSpec, CommandTable, Session
 
 from .conftest import TIMEOUT, ServerThread
@@ -184,7 +185,7 @@ def test_plugin_adds_a_command(make_server: Callable[..., ServerThread]) -> None
     with pytest.raises(ftplib.error_perm, match=r"^500"):
         ftp.sendcmd("HELO you")
     ftp.quit()
-    anyftp.registry.get_plugin_manager().unregister(plugin)  # type: ignore[attr-defined]
+    get_plugin_manager().unregister(plugin)
 
 
 def test_server_data_roundtrip_with_subclass(my_server: ServerThread) -> None:

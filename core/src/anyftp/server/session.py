@@ -122,7 +122,6 @@ class Session:
         self.epsv_all = False
         self.transfer_type = "I"
         self.restart_offset = 0
-        self.rename_from: PurePosixPath | None = None
         self.mlst_facts = list(server.mlst_facts)
         self.login_failures = 0
         self.pending_user: User | None = None
@@ -183,6 +182,18 @@ class Session:
     @cwd.setter
     def cwd(self, value: PurePosixPath) -> None:
         self.connection.current_directory = value
+
+    @property
+    def rename_from(self) -> PurePosixPath | None:
+        value = self.connection.value("rename_from")
+        return None if value is None else PurePosixPath(value)
+
+    @rename_from.setter
+    def rename_from(self, value: PurePosixPath | None) -> None:
+        if value is None:
+            self.connection.pop("rename_from", None)
+        else:
+            self.connection.rename_from = value
 
     @property
     def path_io(self) -> AbstractPathIO:
@@ -450,6 +461,7 @@ class Session:
             await work
 
         self.sent_abort_reply = False
+        self.connection.abort = False
         self.active_name = name
         self.active_info = {}
         task = asyncio.ensure_future(run())

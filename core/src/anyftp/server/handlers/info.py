@@ -145,6 +145,7 @@ async def abor(session: Session, argument: str) -> None:
         session.data.reset()
         await session.reply("226", "no transfer to abort")
         return
+    session.connection.abort = True
     task.cancel()
     await asyncio.wait({task}, timeout=session.server.socket_timeout or 30)
     if session.sent_abort_reply:
