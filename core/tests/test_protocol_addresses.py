@@ -4,7 +4,7 @@ input, which must raise ValueError and never a wrong address."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anyftp.protocol.addresses import (
@@ -33,6 +33,7 @@ def test_pasv_over_ipv6_is_refused() -> None:
         format_pasv("::1", 2000)
 
 
+@settings(deadline=None)  # CI machines may be slow; examples are tiny
 @given(ipv4, ports)
 def test_pasv_round_trips(host: str, port: int) -> None:
     assert parse_pasv("227 " + format_pasv(host, port)) == (host, port)
@@ -86,6 +87,7 @@ def test_format_epsv_refuses_a_port_out_of_range() -> None:
             format_epsv(port)
 
 
+@settings(deadline=None)  # CI machines may be slow; examples are tiny
 @given(ipv4, ports)
 def test_port_round_trips(host: str, port: int) -> None:
     assert parse_port(format_port(host, port)) == (host, port)
@@ -119,6 +121,7 @@ def test_format_port_needs_ipv4() -> None:
         format_port("::1", 21)
 
 
+@settings(deadline=None)  # CI machines may be slow; examples are tiny
 @given(st.ip_addresses().map(str), ports)
 def test_eprt_round_trips_for_both_families(host: str, port: int) -> None:
     family, parsed_host, parsed_port = parse_eprt(format_eprt(host, port))

@@ -4,7 +4,7 @@ telnet codes, and refusal of NUL/CR/LF inside values."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anyftp.errors import InvalidCommand
@@ -62,6 +62,7 @@ def test_the_default_limit_is_generous_but_bounded() -> None:
         LineBuffer().feed(b"x" * (MAX_LINE_LENGTH + 1))
 
 
+@settings(deadline=None)  # CI machines may be slow; examples are tiny
 @given(
     st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20),
     st.integers(min_value=1, max_value=50),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat as stat_module
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anyftp.pathio import PathStat
@@ -56,6 +56,7 @@ _name = st.text(
 )
 
 
+@settings(deadline=None)  # CI machines may be slow; examples are tiny
 @given(st.dictionaries(_fact_key, _fact_value, max_size=5), _name)
 def test_facts_round_trip(facts: dict[str, str], name: str) -> None:
     assert parse_facts_line(format_facts(facts, name)) == (name, facts)
@@ -68,6 +69,7 @@ def test_time_values_are_utc() -> None:
     assert parse_time("20010909014640.25") == 1_000_000_000.25
 
 
+@settings(deadline=None)  # CI machines may be slow; examples are tiny
 @given(st.integers(min_value=0, max_value=4_000_000_000))
 def test_times_round_trip_to_the_second(seconds: int) -> None:
     assert parse_time(format_time(seconds)) == seconds

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anyftp.errors import InvalidCommand
@@ -77,6 +77,7 @@ _text_line = st.text(
 ).filter(lambda s: not s.startswith(" "))
 
 
+@settings(deadline=None)  # CI machines may be slow; examples are tiny
 @given(
     st.sampled_from(["150", "200", "211", "226", "550"]),
     st.lists(_text_line, min_size=1, max_size=6),
