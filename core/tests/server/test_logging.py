@@ -39,7 +39,7 @@ def test_commands_replies_sessions_and_transfers_are_logged(
         if r.name == "anyftp.server" and r.levelno == logging.INFO
     ]
     assert any(m.startswith("session opened from 127.0.0.1") for m in infos)
-    assert any(m.startswith("session closed from 127.0.0.1") for m in infos)
+    assert any(m.startswith("session closed from 127.0.0.1") and "user=bob" in m for m in infos)
     transfer = [m for m in infos if m.startswith("transfer STOR")]
     assert len(transfer) == 1
     assert "user=bob path=/f.bin bytes=1000" in transfer[0]

@@ -521,6 +521,8 @@ class Session:
             task.cancel()
             await asyncio.wait({task}, timeout=5)
         self.data.reset()
+        user = self.user if self.logged else None
+        login = "-" if user is None else (user.login or "anonymous")
         try:
             await self.logout()
         except Exception:
@@ -534,9 +536,10 @@ class Session:
         except (Exception, asyncio.CancelledError):
             pass
         logger.info(
-            "session closed from %s:%s after %.1fs",
+            "session closed from %s:%s user=%s seconds=%.1f",
             self.client_host,
             self.client_port,
+            login,
             time.monotonic() - self.started,
         )
 
