@@ -171,7 +171,15 @@ class Client(BaseClient):
                 needed.append(candidate)
             needed.reverse()
         for directory in needed:
-            await self.command("MKD " + str(directory), "257")
+            await self.command("MKD " + str(directory), "2xx")
+
+    async def ensure_directory(self, path: PathLike) -> None:
+        """MKD *path* unless it already is a directory (its parent must exist)."""
+        try:
+            await self.command("MKD " + str(PurePosixPath(path)), "2xx")
+        except errors.StatusCodeError as exc:
+            if not exc.received_codes[-1].matches("5xx") or not await self.is_dir(path):
+                raise
 
     async def remove_directory(self, path: PathLike) -> None:
         """RMD *path* (it must be empty)."""
@@ -437,7 +445,7 @@ class Client(BaseClient):
             for child, child_stat in await path_io.list_with_stats(current):
                 target = remote.joinpath(*child.relative_to(local).parts)
                 if stat_module.S_ISDIR(child_stat.st_mode):
-                    await self.make_directory(target, parents=False)
+                    await self.ensure_directory(target)
                     directories.append(child)
                 else:
                     await self._upload_file(child, target, block)

@@ -211,7 +211,7 @@ async def upload_tree(
         base = Path(directory)
         relative = base.relative_to(local).parts
         for name in sorted(names):
-            await client.make_directory(remote.joinpath(*relative, name), parents=False)
+            await client.ensure_directory(remote.joinpath(*relative, name))
         for name in sorted(filenames):
             await upload_file(
                 client, base / name, remote.joinpath(*relative, name), progress=progress
