@@ -107,6 +107,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="event loop of the anyftp servers (auto: uvloop if installed)",
     )
     parser.add_argument(
+        "--anyftp-option",
+        action="append",
+        default=[],
+        metavar="KEY=LITERAL",
+        help="extra anyftp.Server keyword for the anyftp servers (repeatable), "
+        "e.g. block_size=65536",
+    )
+    parser.add_argument(
         "--s3",
         choices=["auto", "yes", "no"],
         default="auto",
@@ -169,7 +177,7 @@ class Contender:
         sources: SourceFiles,
         config: BenchConfig,
         cpus: set[int],
-        anyftp_loop: str,
+        anyftp_arguments: tuple[str, ...],
     ) -> None:
         """Start the server and put the fixtures in its root; record why if it can not."""
         if self.kind.disk_root:
@@ -177,7 +185,7 @@ class Contender:
         else:
             self.root.mkdir(parents=True, exist_ok=True)
         stack.callback(shutil.rmtree, self.root, True)
-        extra = ("--loop", anyftp_loop) if self.kind.launcher == "anyftp_server.py" else ()
+        extra = anyftp_arguments if self.kind.launcher == "anyftp_server.py" else ()
         try:
             self.server = stack.enter_context(
                 ServerProcess(self.kind, self.root, self.log, cpus, extra)
@@ -270,7 +278,9 @@ def measure_clients(
     sources: SourceFiles,
     config: BenchConfig,
     libraries: list[str],
+    profile: Path | None = None,
 ) -> dict[str, Any]:
+    """Each client library downloads and uploads the large file, rounds interleaved."""
     status = available_clients()
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in libraries}
     errors: dict[str, str] = {name: status.get(name, "unknown client") for name in libraries}
@@ -288,9 +298,23 @@ def measure_clients(
             progress(f"clients against {kind.name}: {name}, round {index + 1}/{config.repeat}")
             try:
                 for direction in ("download", "upload"):
-                    samples[name].setdefault(direction, []).append(
-                        measure_client(name, direction, target, BIG_NAME, sources.big, config)
+                    # The client runs in this process: profile ourselves.
+                    profiler = (
+                        LineProfiler(os.getpid(), profile, f"client-{name}")
+                        if profile is not None
+                        else None
                     )
+                    if profiler is not None:
+                        profiler.round = index + 1
+                        profiler.begin(direction)
+                    try:
+                        value = measure_client(
+                            name, direction, target, BIG_NAME, sources.big, config
+                        )
+                    finally:
+                        if profiler is not None:
+                            profiler.end(direction)
+                    samples[name].setdefault(direction, []).append(value)
             except Exception as exc:
                 errors[name] = f"{type(exc).__name__}: {exc}"
                 progress(f"client {name}: FAILED {errors[name]}")
@@ -376,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "servers": {},
     }
+    anyftp_arguments: tuple[str, ...] = ("--loop", args.anyftp_loop)
+    for option in args.anyftp_option:
+        anyftp_arguments += ("--option", option)
     contenders = [Contender(KINDS[name], work) for name in names]
     limit_samples: dict[str, list[float]] = {"download": [], "upload": []}
     try:
@@ -389,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             for contender in contenders:
                 progress(f"{contender.kind.name}: starting")
-                contender.start(stack, sources, config, server_cpus, args.anyftp_loop)
+                contender.start(stack, sources, config, server_cpus, anyftp_arguments)
             # Rounds are interleaved across servers so slow drifts of the machine
             # (other load, thermal) fall on every server alike.
             for index in range(config.repeat):
@@ -402,7 +429,12 @@ def main(argv: list[str] | None = None) -> int:
             for contender in contenders:
                 if contender.kind.name == client_server and contender.alive and libraries:
                     result["clients"] = measure_clients(
-                        contender.kind, contender.target(), sources, config, libraries
+                        contender.kind,
+                        contender.target(),
+                        sources,
+                        config,
+                        libraries,
+                        args.profile,
                     )
         s3 = run_s3(args, config)
         if s3 is not None:

@@ -8,6 +8,7 @@ loop ran. Connection limits are raised so 200+ clients from one address are acce
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import signal
@@ -55,6 +56,9 @@ async def serve(args: Any) -> None:
             "maximum_connections_per_user": limit,
         },
     )
+    for option in args.option:
+        key, _, value = option.partition("=")
+        server_options[key] = ast.literal_eval(value)
     server = anyftp.Server([user], **server_options)
     await server.start(args.host, 0, backlog=args.backlog)
     stopping = asyncio.Event()
@@ -93,6 +97,10 @@ def main() -> None:
         [
             ("--backend", {"default": "local"}),
             ("--loop", {"default": "auto", "choices": ["auto", "uvloop", "asyncio"]}),
+            (
+                "--option",
+                {"action": "append", "default": [], "help": "Server keyword, KEY=LITERAL"},
+            ),
         ],
     )
     prepare_process(args.cpus)
