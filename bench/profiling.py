@@ -4,10 +4,10 @@ With ``python bench/run.py --profile DIR``, every server gets a :class:`LineProf
 probe: ``py-spy record`` attaches to the server process when a line starts and is
 stopped (SIGINT) when it ends, leaving ``DIR/<server>-<line>-r<round>.txt`` in py-spy's
 raw (collapsed stack) format; the client lines are recorded the same way in the load
-generator's own process. Idle threads are not sampled, so the number of samples over
-the line's duration is the share of time the process was running Python (py-spy counts threads waiting in a system call as idle). :func:`summarize` turns one file into
-that share, the functions with the most self time and the most inclusive time.
-Profiling slows the process down: figures from a profiled run are not for the table.
+generator's own process. Threads py-spy sees as idle (waiting in a system call) are
+not sampled, so the number of samples over the line's duration is the share of time the
+process was active. :func:`summarize` turns one file into that share, the functions with
+the most self time and the most inclusive time. Profiling slows the process down: figures from a profiled run are not for the table.
 """
 
 from __future__ import annotations
