@@ -7,7 +7,8 @@ raw (collapsed stack) format; the client lines are recorded the same way in the 
 generator's own process. Threads py-spy sees as idle (waiting in a system call) are
 not sampled, so the number of samples over the line's duration is the share of time the
 process was active. :func:`summarize` turns one file into that share, the functions with
-the most self time and the most inclusive time. Profiling slows the process down: figures from a profiled run are not for the table.
+the most self time and the most inclusive time. Profiling slows the process down:
+figures from a profiled run are not for the table.
 """
 
 from __future__ import annotations
