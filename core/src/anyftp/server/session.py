@@ -303,13 +303,21 @@ class Session:
         self.connection.user = user
         self.pending_user = user
 
-    async def complete_login(self, user: User) -> bool:
-        """Log *user* in, if its connection limit allows; False after a 421."""
+    async def complete_login(self, user: User) -> None:
+        """Log *user* in: check its connection limit (421 and close past it) and make its
+        storage; only then is the session logged in."""
         if not self.server.user_joined(user):
             await self.reply("421", f"too many connections for {user.login or 'anonymous'}")
             raise CloseSession
-        self._user_counted = user
         self.connection.user = user
+        try:
+            self._base_path, self._path_io = self.server.make_path_io(user, self.connection)
+        except BaseException:
+            self.server.user_left(user)
+            self.connection.pop("user", None)
+            raise
+        self.connection.path_io = self._path_io
+        self._user_counted = user
         self.connection.logged = True
         self.pending_user = None
         self.cwd = user.home_path
@@ -317,11 +325,9 @@ class Session:
         self.throttles["user_connection"] = StreamThrottle.from_limits(
             user.read_speed_limit_per_connection, user.write_speed_limit_per_connection
         )
-        self.path_io  # noqa: B018 - make the storage now, so errors show at login
         logger.info(
             "%s:%s logged in as %s", self.client_host, self.client_port, user.login or "anonymous"
         )
-        return True
 
     # --- the command loop -------------------------------------------------------------------
 
