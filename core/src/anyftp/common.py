@@ -87,7 +87,7 @@ class Throttle:
     after a quiet period is bounded by one window. ``limit`` may be changed at any time.
     """
 
-    __slots__ = ("_limit", "reset_rate", "_start", "_sum")
+    __slots__ = ("_limit", "_start", "_sum", "reset_rate")
 
     def __init__(self, *, limit: int | None = None, reset_rate: float = 10) -> None:
         self._limit = limit
@@ -254,7 +254,7 @@ class ThrottleStreamIO(StreamIO):
         return AsyncStreamIterator(lambda: self.read(count))
 
 
-class async_enterable:  # noqa: N801 - the aioftp name
+class async_enterable:
     """Wrap a coroutine function so its result can be awaited or used with ``async with``."""
 
     def __init__(self, f: Callable[..., Awaitable[Any]]) -> None:
