@@ -88,3 +88,21 @@ def test_tls13_uploads_arrive_whole_every_time(
     back = tmp_path / "back.bin"
     lftp(server, f"get up0.bin -o '{back}'", tls=tls_files)
     assert sha256_file(back) == sha256_file(sources[0])
+
+
+def test_active_mode_over_tls(
+    make_server: Callable[..., ServerThread], tmp_path: Path, tls_files: dict[str, Any]
+) -> None:
+    # (curl 7.88 hangs in active FTPS against any server, so lftp covers it.)
+    root = tmp_path / "root"
+    root.mkdir()
+    source = random_file(root / "f.bin", 700_000)
+    server = make_server(root, auth_tls=tls_files["context"], require_tls_session_reuse=True)
+    got = tmp_path / "got.bin"
+    lftp(
+        server,
+        f"set ftp:passive-mode off; get f.bin -o '{got}'; put '{got}' -o back.bin",
+        tls=tls_files,
+    )
+    assert sha256_file(got) == sha256_file(source)
+    assert sha256_file(root / "back.bin") == sha256_file(source)
