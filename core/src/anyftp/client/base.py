@@ -28,7 +28,7 @@ import ipaddress
 import logging
 import socket
 import ssl as ssl_module
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -42,26 +42,23 @@ from ..common import (
     wrap_with_container,
 )
 from ..pathio import AbstractPathIO
-from ..protocol import addresses, listparse, mlsx
+from ..protocol import addresses
 from ..protocol.replies import Code, unquote_path
 from . import socks
-from .sockio import socket_streams
+from .dataconn import DATA_BUFFER_LIMIT, PendingData, connect_socket
+from .parsing import ListLineParsing, ParseListLineCustom
 from .streams import DataConnectionThrottleStreamIO
-from .tls import data_context_for, default_context
+from .tls import default_context
 
 __all__ = ("BaseClient", "ParseListLineCustom", "DATA_BUFFER_LIMIT", "DEFAULT_CONNECT_TIMEOUT")
 
 logger = logging.getLogger("anyftp.client")
 
-#: StreamReader buffer for data connections: large, so a fast sender is not paused
-#: between our reads (the reader pauses the socket at twice this).
-DATA_BUFFER_LIMIT = 4 * 1024 * 1024
 #: Longest reply line accepted on the control connection.
 CONTROL_LINE_LIMIT = 64 * 1024
 #: Bound for opening or accepting a data connection when no timeout is configured.
 DEFAULT_CONNECT_TIMEOUT = 60.0
 
-ParseListLineCustom = Callable[[bytes], tuple[PurePosixPath, dict[str, Any]]]
 
 _NOT_IMPLEMENTED = ("500", "502")
 
@@ -72,94 +69,7 @@ class _MalformedReply(ValueError):
         self.line = line
 
 
-class _PendingData:
-    """A data connection being set up; :meth:`establish` yields its reader and writer.
-
-    Passive: ``sock`` is already connected (or, through SOCKS, ``reader``/``writer``).
-    Active: ``listener`` is a listening socket, and :meth:`establish` accepts the server's
-    connection on it, only from ``accept_from``. A plain connection runs on the bare
-    socket (:mod:`.sockio`, the fast path); a protected one becomes an asyncio stream
-    wrapped in TLS in the client role, resuming the control connection's session.
-    """
-
-    def __init__(self, client: BaseClient) -> None:
-        self.client = client
-        self.sock: socket.socket | None = None
-        self.reader: Any = None
-        self.writer: Any = None
-        self.listener: socket.socket | None = None
-        self.accept_from: str | None = None
-
-    async def _accept(self) -> None:
-        assert self.listener is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            connection, address = await loop.sock_accept(self.listener)
-            if self.accept_from is None or address[0] == self.accept_from:
-                break
-            connection.close()  # only the server may connect
-        self.close_listener()
-        self.sock = connection
-
-    async def establish(self) -> tuple[Any, Any]:
-        client = self.client
-        if self.listener is not None:
-            await self._accept()
-        if self.sock is not None:
-            sock, self.sock = self.sock, None
-            if client._data_protected:
-                self.reader, self.writer = await asyncio.open_connection(
-                    sock=sock, limit=DATA_BUFFER_LIMIT
-                )
-            else:
-                self.reader, self.writer = socket_streams(sock)
-        assert self.reader is not None and self.writer is not None
-        if client._data_protected:
-            ssl_object = client.stream.writer.get_extra_info("ssl_object")
-            context = (
-                data_context_for(ssl_object)
-                if ssl_object is not None
-                else (client._tls_context or default_context())
-            )
-            await self.writer.start_tls(context, server_hostname=client._tls_hostname())
-        return self.reader, self.writer
-
-    def close_listener(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-        self.close_listener()
-
-
-async def _connect_socket(host: str, port: int) -> socket.socket:
-    """A connected non-blocking TCP socket (no asyncio transport: see :mod:`.sockio`)."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    error: OSError | None = None
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
-        sock.setblocking(False)
-        try:
-            await loop.sock_connect(sock, address)
-        except OSError as exc:
-            sock.close()
-            error = exc
-            continue
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    raise error or OSError(f"can not resolve {host!r}")
-
-
-class BaseClient:
+class BaseClient(ListLineParsing):
     """The FTP conversation: connection, commands and replies, data connections.
 
     Options (all keyword-only, aioftp's names):
@@ -580,22 +490,22 @@ class BaseClient:
             raise last_error
         raise ValueError("no passive command to try")
 
-    async def _prepare_passive(self) -> _PendingData:
+    async def _prepare_passive(self) -> PendingData:
         host, port = await self._passive_address()
-        pending = _PendingData(self)
+        pending = PendingData(self)
         async with asyncio.timeout(self._connect_timeout()):
             if self._socks is not None:
                 pending.reader, pending.writer = await self._open_connection(
                     host, port, limit=DATA_BUFFER_LIMIT
                 )
             else:
-                pending.sock = await _connect_socket(host, port)
+                pending.sock = await connect_socket(host, port)
         return pending
 
-    async def _prepare_active(self) -> _PendingData:
+    async def _prepare_active(self) -> PendingData:
         if self._socks is not None:
             raise ValueError("active mode is not available through a SOCKS proxy")
-        pending = _PendingData(self)
+        pending = PendingData(self)
         local = self._local_host or "127.0.0.1"
         family = socket.AF_INET6 if ":" in local else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
@@ -624,7 +534,7 @@ class BaseClient:
             raise
         return pending
 
-    async def get_data_connection(self, conn_type: str = "I") -> _PendingData:
+    async def get_data_connection(self, conn_type: str = "I") -> PendingData:
         """Set TYPE and prepare a data connection (passive or active)."""
         await self._set_type(conn_type)
         if self.active:
@@ -706,60 +616,3 @@ class BaseClient:
             self._needs_sync = True
             if wait:
                 await self._resync()
-
-    # --- listing line parsers (aioftp's names) --------------------------------------------
-
-    @staticmethod
-    def parse_unix_mode(text: str) -> int:
-        return listparse.parse_unix_mode(text)
-
-    def _decode_line(self, line: bytes | str) -> str:
-        if isinstance(line, bytes):
-            return line.decode(self.encoding, errors="surrogateescape")
-        return line
-
-    def parse_list_line_unix(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
-        name, info = listparse.parse_unix_line(self._decode_line(line))
-        return PurePosixPath(name), info
-
-    def parse_list_line_windows(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
-        name, info = listparse.parse_windows_line(self._decode_line(line))
-        return PurePosixPath(name), info
-
-    def parse_list_line(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
-        """Parse one LIST line: the custom parser (first or last), Unix, then Windows.
-
-        Raises :class:`~anyftp.errors.ListingParseError` naming the line if none fits.
-        """
-        raw = (
-            line
-            if isinstance(line, bytes)
-            else line.encode(self.encoding, errors="surrogateescape")
-        )
-        parsers: list[Callable[[Any], tuple[PurePosixPath, dict[str, Any]]]] = [
-            self.parse_list_line_unix,
-            self.parse_list_line_windows,
-        ]
-        custom = self.parse_list_line_custom
-        if custom is not None:
-
-            def run_custom(value: Any) -> tuple[PurePosixPath, dict[str, Any]]:
-                path, info = custom(raw)
-                return PurePosixPath(path), dict(info)
-
-            parsers.insert(0 if self.parse_list_line_custom_first else 2, run_custom)
-        for parser in parsers:
-            try:
-                return parser(line)
-            except (ValueError, IndexError, KeyError):
-                continue
-        raise errors.ListingParseError(self._decode_line(line).rstrip("\r\n"))
-
-    def parse_mlsx_line(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
-        """Parse one MLSD/MLST line into ``(path, facts)``."""
-        text = self._decode_line(line).rstrip("\r\n")
-        try:
-            name, facts = mlsx.parse_facts_line(text)
-        except (ValueError, IndexError) as exc:
-            raise errors.ListingParseError(text, f"can not parse MLSx line {text!r}") from exc
-        return PurePosixPath(name), dict(facts)

@@ -19,8 +19,14 @@ from pathlib import PurePath, PurePosixPath
 from typing import Any, Self
 
 from .. import errors
-from ..common import DEFAULT_ACCOUNT, DEFAULT_PASSWORD, DEFAULT_PORT, DEFAULT_USER, Code
-from ..common import async_enterable as async_enterable
+from ..common import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_PASSWORD,
+    DEFAULT_PORT,
+    DEFAULT_USER,
+    Code,
+    async_enterable,
+)
 from .base import BaseClient
 from .listing import AbstractAsyncLister, AsyncLister, ListInfo
 from .streams import READ_BLOCK_SIZE, DataConnectionThrottleStreamIO
