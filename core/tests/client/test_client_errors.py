@@ -299,3 +299,16 @@ async def test_stream_left_by_exception_skips_its_final_reply_before_next_comman
     assert await client.stat("small") == {"type": "file", "size": "5", "modify": "20240102030405"}
     async with client.download_stream("small") as stream:
         assert await stream.read_all() == b"small"
+
+
+async def test_stream_closed_without_finish_keeps_session_in_step(start_fake: StartFake) -> None:
+    server = await start_fake(block=1024)
+    server.files["big"] = os.urandom(1024 * 1024)
+    server.files["small"] = b"small"
+    client = await logged_in(server.port)
+    stream = await client.download_stream("big")
+    await stream.read(10)
+    stream.close()
+    async with client.download_stream("small") as stream:
+        assert await stream.read_all() == b"small"
+    assert await client.get_current_directory()

@@ -397,6 +397,7 @@ class BaseClient(ListLineParsing):
         self._needs_sync = False
         self._pending_finals = 0
         if self._data_stream is not None:
+            self._data_stream.aborted = True  # its reply is among those skipped here
             self._data_stream.close()
         await self._send("NOOP")
         for _ in range(8):

@@ -66,27 +66,33 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
         return b"".join(chunks)
 
     def close(self) -> None:
-        """Close the data connection (idempotent; no reply is read)."""
+        """Close the data connection without reading the final reply (idempotent).
+
+        The reply is still owed: the client reads and drops it before its next command.
+        """
+        self._close_connection()
+        if not (self.aborted or self.finished):
+            self.finished = True
+            self.client._pending_finals += 1
+
+    def _close_connection(self) -> None:
         if not self.writer.is_closing():
             self.writer.close()
         if self.client._data_stream is self:
             self.client._data_stream = None
 
-    async def _close_and_wait(self) -> None:
+    async def finish(self, expected_codes: Any = "2xx", wait_codes: Any = "1xx") -> None:
+        """Close the data connection and wait for *expected_codes*, passing *wait_codes*."""
+        done = self.aborted or self.finished
+        self.finished = True
+        self._close_connection()
         # Flush what we wrote (and, on TLS, the close_notify) before asking for the reply;
         # bounded, since a peer that never acknowledges must not hang us.
-        self.close()
         with contextlib.suppress(OSError, asyncio.TimeoutError, ConnectionError):
             async with asyncio.timeout(self.write_timeout or 10):
                 await self.writer.wait_closed()
-
-    async def finish(self, expected_codes: Any = "2xx", wait_codes: Any = "1xx") -> None:
-        """Close the data connection and wait for *expected_codes*, passing *wait_codes*."""
-        await self._close_and_wait()
-        if self.aborted or self.finished:
-            return
-        self.finished = True
-        await self.client.command(None, expected_codes, wait_codes)
+        if not done:
+            await self.client.command(None, expected_codes, wait_codes)
 
     async def __aenter__(self) -> DataConnectionThrottleStreamIO:
         return self
@@ -101,6 +107,3 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
             await self.finish()
         else:
             self.close()
-            if not (self.aborted or self.finished):
-                self.finished = True
-                self.client._pending_finals += 1
