@@ -102,9 +102,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
     parser.add_argument(
         "--anyftp-loop",
-        default="auto",
-        choices=["auto", "uvloop", "asyncio"],
-        help="event loop of the anyftp servers (auto: uvloop if installed)",
+        default="asyncio",
+        choices=["asyncio", "uvloop", "auto"],
+        help="event loop of the anyftp servers (default asyncio, as `anyftp serve` runs; "
+        "auto: uvloop when installed)",
     )
     parser.add_argument(
         "--anyftp-option",
