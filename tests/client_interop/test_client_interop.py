@@ -391,3 +391,33 @@ async def test_pasv_only_client_works(ftp_server: FTPServerInfo, workspace: Work
             assert await stream.read_all() == b"via pasv"
     finally:
         await client.quit()
+
+
+async def test_servers_requiring_tls_reuse_refuse_a_fresh_session_and_session_continues(
+    ftp_server: FTPServerInfo,
+    client: anyftp.Client,
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if ftp_server.name not in ("vsftpd-tls", "anyftp-tls"):
+        pytest.skip("only vsftpd-tls and anyftp-tls require TLS session reuse")
+    (workspace.local / "f.txt").write_bytes(b"reused")
+    async with client.download_stream("f.txt") as stream:  # with reuse: accepted
+        assert await stream.read_all() == b"reused"
+
+    import anyftp.client.dataconn as dataconn
+
+    monkeypatch.setattr(dataconn, "data_context_for", lambda ssl_object: ssl_object.context)
+    with pytest.raises((StatusCodeError, ConnectionError, OSError)):
+        async with client.download_stream("f.txt") as stream:
+            await stream.read_all()
+    monkeypatch.undo()
+    if ftp_server.name == "vsftpd-tls":
+        # vsftpd answers 522 and then ends the whole session; the 522 was read as the
+        # transfer's reply, so what follows is the closed connection, not a stale reply.
+        with pytest.raises(ConnectionError):
+            await client.get_current_directory()
+        return
+    assert await client.get_current_directory()
+    async with client.download_stream("f.txt") as stream:
+        assert await stream.read_all() == b"reused"

@@ -574,6 +574,7 @@ class BaseClient(ListLineParsing):
         pending = await self.get_data_connection(conn_type)
         establishing: asyncio.Task[tuple[Any, Any]] | None
         establishing = None
+        accepted = False
         try:
             if offset:
                 await self.command(f"REST {offset}", "350")
@@ -581,14 +582,20 @@ class BaseClient(ListLineParsing):
             # some servers finish the handshake before their 150, some after it.
             establishing = asyncio.ensure_future(pending.establish())
             await self.command(*command_args, **command_kwargs)
+            accepted = True
             async with asyncio.timeout(self._connect_timeout()):
                 reader, writer = await asyncio.shield(establishing)
         except BaseException:
-            if establishing is not None and not establishing.done():
-                establishing.cancel()
+            if establishing is not None:
+                if not establishing.done():
+                    establishing.cancel()
                 with contextlib.suppress(BaseException):
                     await establishing
             pending.close()
+            if accepted:
+                # The server took the command but the data connection failed: its final
+                # reply (425/426) is still to come.
+                self._pending_finals += 1
             raise
         pending.close_listener()
         stream = DataConnectionThrottleStreamIO(
