@@ -34,6 +34,13 @@ def test_nearest_permission_wins() -> None:
     assert asyncio.run(user.get_permissions(PurePosixPath("/home/guido"))).writable
 
 
+def test_permission_defaults_to_read_only() -> None:
+    assert Permission("/anon", readable=True).writable is False
+    assert Permission().readable is True
+    user = User(permissions=[Permission("/a", readable=True, writable=True)])
+    assert user.permission_for("/b").readable and not user.permission_for("/b").writable
+
+
 def test_default_user_is_anonymous_read_write_on_root() -> None:
     user = User()
     assert user.login is None and user.password is None

@@ -30,12 +30,16 @@ _ROOT = PurePosixPath("/")
 
 
 class Permission:
-    """Read and write rights on ``path`` and below it (a virtual, absolute path)."""
+    """Read and write rights on ``path`` and below it (a virtual, absolute path).
+
+    ``Permission("/anon", readable=True)`` grants reading only, as the seeds' server
+    tutorial describes it: write access is given explicitly (``writable=True``).
+    """
 
     __slots__ = ("path", "readable", "writable")
 
     def __init__(
-        self, path: str | PurePosixPath = "/", *, readable: bool = True, writable: bool = True
+        self, path: str | PurePosixPath = "/", *, readable: bool = True, writable: bool = False
     ) -> None:
         self.path = PurePosixPath(path)
         self.readable = readable
@@ -95,7 +99,10 @@ class User:
         self.home_path = PurePosixPath(home_path)
         if not self.home_path.is_absolute():
             raise ValueError(f"home_path must be absolute, got {str(home_path)!r}")
-        self.permissions: list[Permission] = list(permissions or [Permission()])
+        # The seeds: by default a user may read and write everything below ``/``.
+        self.permissions: list[Permission] = list(
+            permissions or [Permission("/", readable=True, writable=True)]
+        )
         self.maximum_connections = maximum_connections
         self.read_speed_limit = read_speed_limit
         self.write_speed_limit = write_speed_limit
@@ -103,7 +110,7 @@ class User:
         self.write_speed_limit_per_connection = write_speed_limit_per_connection
 
     def permission_for(self, path: str | PurePosixPath) -> Permission:
-        """The nearest permission covering *path* (read/write allowed when none does)."""
+        """The nearest permission covering *path* (read-only when none does)."""
         path = PurePosixPath(path)
         best: Permission | None = None
         for permission in self.permissions:
