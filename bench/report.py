@@ -101,6 +101,8 @@ def _number(value: float | None, unit: str) -> str:
         return "-"
     if unit == "MiB/s":
         return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+    if unit == "CPU s":
+        return f"{value:.2f}"
     if unit == "s":
         return f"{value:.3f}" if value < 10 else f"{value:.1f}"
     return f"{value:.1f}"
@@ -142,11 +144,12 @@ def _value_table(
     medians: dict[str, dict[str, float]],
     primary: str | None,
     peers: list[str],
-    limit: dict[str, float],
+    limit: dict[str, float] | None,
 ) -> list[str]:
+    """One table; without *limit* (None) there is no loopback-limit column."""
     header = [
         "line",
-        "loopback limit",
+        *(["loopback limit"] if limit is not None else []),
         *columns,
         *[f"{primary} ÷ {peer}" for peer in peers if primary],
     ]
@@ -154,11 +157,12 @@ def _value_table(
     for line in lines:
         if all(medians.get(column, {}).get(line.key) is None for column in columns):
             continue  # not measured in this run (--lines)
-        row = [
-            f"{line.label} ({line.unit})",
-            _number(limit.get(line.limit), line.unit) if line.limit else "",
+        row = [f"{line.label} ({line.unit})"]
+        if limit is not None:
+            row.append(_number(limit.get(line.limit), line.unit) if line.limit else "")
+        row += [
+            _cell(line, medians.get(column, {}).get(line.key), limit or {}) for column in columns
         ]
-        row += [_cell(line, medians.get(column, {}).get(line.key), limit) for column in columns]
         if primary:
             ours = medians.get(primary, {}).get(line.key)
             row += [
@@ -254,6 +258,27 @@ def render_markdown(
     out += _value_table(
         server_lines, columns, {n: servers[n]["median"] for n in columns}, primary, peers, limit
     )
+    if "anyftp-memory" in columns:
+        out += [
+            "",
+            "anyftp-memory's RSS includes the files it holds in memory (the large file and "
+            "the files the clients stored).",
+        ]
+    cpu_lines = [
+        Line(f"cpu_{line.key}", line.label, "CPU s", False)
+        for line in server_lines
+        if not line.key.startswith("rss_")
+    ]
+    if any(servers[n]["median"].get(line.key) is not None for n in columns for line in cpu_lines):
+        out += [
+            "",
+            "Server CPU time per line (user + system seconds, all threads; less work is better, "
+            "and it is steadier than wall time on a busy machine):",
+            "",
+        ]
+        out += _value_table(
+            cpu_lines, columns, {n: servers[n]["median"] for n in columns}, primary, peers, None
+        )
     problems = [f"{name}: {info['error']}" for name, info in servers.items() if info.get("error")]
     clients = result.get("clients")
     if clients and clients.get("median"):

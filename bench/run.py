@@ -37,6 +37,7 @@ from report import machine_info, primary_server, render_markdown  # noqa: E402
 from servers import (  # noqa: E402
     KINDS,
     PLAIN,
+    CpuProbe,
     RssProbe,
     ServerKind,
     ServerProcess,
@@ -220,7 +221,7 @@ class Contender:
     ) -> None:
         assert self.server is not None
         progress(f"{self.kind.name}: round {index + 1}/{config.repeat}")
-        probes: list[LineProbe] = [RssProbe(self.server.pid)]
+        probes: list[LineProbe] = [RssProbe(self.server.pid), CpuProbe(self.server.pid)]
         if profile is not None:
             profiler = LineProfiler(self.server.pid, profile, self.kind.name)
             profiler.round = index + 1

@@ -23,6 +23,7 @@ __all__ = (
     "ServerKind",
     "KINDS",
     "ServerProcess",
+    "CpuProbe",
     "ServerStartError",
     "RssProbe",
     "PLAIN",
@@ -173,6 +174,30 @@ class ServerProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-count:])
+
+
+class CpuProbe:
+    """CPU seconds (user + system, all threads) the server spent on each line.
+
+    Less sensitive than wall time to other work on the machine, so it shows how much
+    work a server does for the same line. Reported as ``cpu_<line>``.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._start = 0.0
+
+    def _cpu(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+    def begin(self, key: str) -> None:
+        self._start = self._cpu()
+
+    def end(self, key: str) -> dict[str, float]:
+        return {f"cpu_{key}": self._cpu() - self._start}
 
 
 class RssProbe:
