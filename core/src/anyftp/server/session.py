@@ -45,7 +45,7 @@ logger = logging.getLogger("anyftp.server")
 
 #: Commands RFC 959 and its extensions define that this server does not implement.
 NOT_IMPLEMENTED = frozenset(
-    {
+    [
         "ACCT",
         "REIN",
         "SMNT",
@@ -76,8 +76,7 @@ NOT_IMPLEMENTED = frozenset(
         "RMDA",
         "THMB",
         "SPSV",
-        "MODE Z",
-    }
+    ]
 )
 
 _READ_SIZE = 65536
