@@ -10,9 +10,10 @@ Every exception anyftp raises on purpose is one of these::
     ├── NoAvailablePort            no data port left in the configured range (also OSError)
     ├── InvalidCommand             a command line holds CR/LF/NUL or is too long (also ValueError)
     ├── ListingParseError          a LIST/MLSx line that no parser understands (also ValueError)
-    └── BackendError               selecting a storage backend failed
-        ├── BackendNotFound        no backend of that name is installed (also LookupError)
-        └── InvalidBackend         the object is not an AbstractPathIO subclass (also TypeError)
+    ├── BackendError               selecting a storage backend failed
+    │   ├── BackendNotFound        no backend of that name is installed (also LookupError)
+    │   └── InvalidBackend         the object is not an AbstractPathIO subclass (also TypeError)
+    └── PluginError                enabling or configuring a server plugin failed (also ValueError)
 
 Storage errors are mapped to FTP reply codes in one place:
 :func:`anyftp.errors.reply_for_path_error`.
@@ -38,6 +39,7 @@ __all__ = (
     "BackendError",
     "BackendNotFound",
     "InvalidBackend",
+    "PluginError",
     "reply_for_path_error",
 )
 
@@ -165,6 +167,11 @@ class BackendNotFound(BackendError, LookupError):
 
 class InvalidBackend(BackendError, TypeError):
     """The object given as a backend is not a subclass of AbstractPathIO."""
+
+
+class PluginError(AnyFTPError, ValueError):
+    """A server plugin could not be enabled: not installed, blocked by
+    ``ANYFTP_BLOCK_PLUGINS``, implementing undeclared hooks, or refusing its options."""
 
 
 # --- storage error -> FTP reply, in one place --------------------------------------------

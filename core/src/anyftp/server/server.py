@@ -21,10 +21,11 @@ from typing import Any
 
 from ..common import StreamThrottle
 from ..pathio import DEFAULT_BLOCK_SIZE, AbstractPathIO
+from ..plugins import PluginHost
 from ..protocol.framing import MAX_LINE_LENGTH
 from ..protocol.mlsx import DEFAULT_FACTS
 from ..protocol.replies import format_reply
-from ..registry import backend_class_of, get_plugin_manager, load_plugin, resolve_backend
+from ..registry import backend_class_of, resolve_backend
 from .commands import CommandTable
 from .connection import Connection
 from .dataconn import PortPool, plain_host
@@ -81,7 +82,8 @@ class Server:
     :param login_failure_delay: seconds before answering a failed login.
     :param max_login_attempts: failed logins after which the connection is closed.
     :param plugins: plugin names (entry points of group ``anyftp.plugins``) or plugin
-        objects whose ``anyftp_register_commands`` hooks add commands.
+        objects: commands, authentication sources, event sinks (see :mod:`anyftp.plugins`).
+    :param plugin_options: options by plugin name, e.g. ``{"audit": {"path": "a.log"}}``.
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class Server:
         login_failure_delay: float = 1.0,
         max_login_attempts: int | None = 3,
         plugins: Iterable[str | object] = (),
+        plugin_options: dict[str, dict[str, Any]] | None = None,
         mlst_facts: Iterable[str] = DEFAULT_FACTS,
     ) -> None:
         if isinstance(users, AbstractUserManager):
@@ -155,7 +158,8 @@ class Server:
         self.login_failure_delay = login_failure_delay
         self.max_login_attempts = max_login_attempts
         self.mlst_facts = tuple(mlst_facts)
-        self.commands = self.build_commands(plugins)
+        self.plugin_host = PluginHost(self, plugins, plugin_options)
+        self.commands = self.build_commands()
         self.server: asyncio.Server | None = None
         self.sessions: set[Session] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -173,18 +177,10 @@ class Server:
         """The context used for TLS (implicit or explicit), if any."""
         return self.ssl or self.auth_tls
 
-    def build_commands(self, plugins: Iterable[str | object] = ()) -> CommandTable:
-        """The command table: built-in commands plus what *plugins* register."""
+    def build_commands(self) -> CommandTable:
+        """The command table: built-in commands plus what the enabled plugins register."""
         table = default_table()
-        manager = get_plugin_manager()
-        for plugin in plugins:
-            if isinstance(plugin, str):
-                plugin = load_plugin(plugin)
-            elif not manager.is_registered(plugin):
-                manager.register(plugin)
-            for impl in manager.hook.anyftp_register_commands.get_hookimpls():
-                if impl.plugin is plugin:
-                    impl.function(table=table)
+        self.plugin_host.register_commands(table)
         return table
 
     def legacy_command(self, name: str) -> Callable[..., Awaitable[Any]] | None:
@@ -314,6 +310,7 @@ class Server:
         )
         host_, port_ = self.address
         logger.info("serving on %s:%s (backend %s)", host_, port_, self.backend_class.__name__)
+        await self.plugin_host.start()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -382,6 +379,7 @@ class Server:
         tasks = list(self._tasks)
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        await self.plugin_host.close()
         if not self._state_closed:
             self._state_closed = True
             await self.backend_class.close_state(self._backend_state)
