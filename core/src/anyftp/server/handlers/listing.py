@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from pathlib import PurePath, PurePosixPath
 
+from ...errors import PathIOError
 from ...pathio import StatLike
 from ...protocol.listing import format_list_line, split_list_options
 from ...protocol.mlsx import DEFAULT_FACTS, facts_for_stat, format_facts
@@ -33,10 +34,15 @@ async def _entries(
     """``(is_directory, [(name, stat)])`` for a directory's entries or a single file."""
     path_io = session.path_io
     real = session.real(virtual)
-    info = await path_io.stat(real)
-    if not stat_module.S_ISDIR(info.st_mode):
+    try:
+        found = await path_io.list_with_stats(real)  # one backend call for a directory
+    except PathIOError as exc:
+        if not isinstance(exc.cause, NotADirectoryError):
+            raise
+        info = await path_io.stat(real)
+        if stat_module.S_ISDIR(info.st_mode):  # pragma: no cover - changed under us
+            raise
         return False, [(virtual.name, info)]
-    found = await path_io.list_with_stats(real)
     entries = [(PurePath(child).name, child_stat) for child, child_stat in found]
     entries.sort(key=lambda item: item[0])
     return True, entries
