@@ -738,7 +738,7 @@ def logged_out(session: Session) -> None:
 def session_closed(session: Session, user: User | None) -> None:
     """The control connection ended; *user* is who was logged in (or None)."""
     host = session.server.plugin_host
-    if host.listening:
+    if host.listening and session in host._ids:  # a refused client never connected
         host.emit(
             session,
             events.Disconnected,

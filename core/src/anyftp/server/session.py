@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from .. import plugins
 from ..common import StreamIO, StreamThrottle, Throttle
 from ..errors import InvalidCommand, PathIOError, reply_for_path_error
 from ..pathio import AbstractPathIO
@@ -279,6 +280,7 @@ class Session:
 
     async def logout(self) -> None:
         """Forget the current user (USER again, or the session ends)."""
+        plugins.logged_out(self)
         user = self.user
         if self._user_counted is not None:
             self.server.user_left(self._user_counted)
@@ -327,6 +329,7 @@ class Session:
         logger.info(
             "%s:%s logged in as %s", self.client_host, self.client_port, user.login or "anonymous"
         )
+        plugins.logged_in(self)
 
     # --- the command loop -------------------------------------------------------------------
 
@@ -339,6 +342,7 @@ class Session:
             if refusal:
                 await self.reply("421", refusal)
                 return
+            plugins.session_opened(self)
             await self.reply("220", self.server.welcome_message)
             while not self.closing:
                 line = await self._next_line()
@@ -412,6 +416,7 @@ class Session:
         if not name:
             await self.reply("500", "empty command")
             return
+        started = time.monotonic()
         method = self.server.legacy_command(name)
         entry = None if method is not None else self.server.commands.get(name)
         concurrent = entry is not None and entry[0].concurrent
@@ -436,6 +441,7 @@ class Session:
             self.restart_offset = 0
         if name != "RNFR":
             self.rename_from = None
+        plugins.command_done(self, name, started)
 
     async def _run_spec(self, spec: CommandSpec, handler: Handler, argument: str) -> None:
         if self.server.require_tls and not self.tls_control and not spec.before_auth:
@@ -533,6 +539,7 @@ class Session:
         except Exception:
             logger.exception("logout failed")
         self.server.session_ended(self)
+        plugins.session_closed(self, user)
         if not self.writer.is_closing():
             self.writer.close()
         try:

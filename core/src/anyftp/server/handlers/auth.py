@@ -2,13 +2,16 @@
 
 A failed login is answered only after ``login_failure_delay`` seconds, and the session is
 closed (421) after ``max_login_attempts`` failures, which makes password guessing slow.
-The per-user connection limit is checked when the login completes.
+The per-user connection limit is checked when the login completes. When an enabled plugin
+is an authentication source, a ``USER`` the static users do not name is answered 331 and
+the password goes to the sources (:meth:`anyftp.plugins.PluginHost.authenticate`).
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from ... import plugins
 from ..commands import CommandSpec, CommandTable
 from ..session import CloseSession, Session
 from ..users import GetUserResponse
@@ -20,8 +23,11 @@ async def user(session: Session, argument: str) -> None:
     manager = session.server.user_manager
     async with asyncio.timeout(manager.timeout):
         state, found, info = await manager.get_user(argument)
+    if session.server.plugin_host.defers_login(session, argument, state, found):
+        await session.reply("331", "password required")
+        return
     if found is None or state == GetUserResponse.ERROR:
-        await failed_login(session, info or "login incorrect")
+        await failed_login(session, info or "login incorrect", argument)
         return
     if state == GetUserResponse.OK:
         await session.complete_login(found)
@@ -35,6 +41,16 @@ async def pass_(session: Session, argument: str) -> None:
     if session.logged:
         await session.reply("503", "already logged in")
         return
+    host = session.server.plugin_host
+    if host.login_pending(session):  # the plugins' authentication sources decide
+        login = host.pending_login_name(session)
+        found = await host.authenticate(session, argument)
+        if found is None:
+            await failed_login(session, "login incorrect", login)
+        else:
+            await session.complete_login(found)
+            await session.reply("230", "logged in")
+        return
     pending = session.pending_user
     if pending is None:
         await session.reply("503", "bad sequence of commands: send USER first")
@@ -45,14 +61,15 @@ async def pass_(session: Session, argument: str) -> None:
     if not ok:
         session.pending_user = None
         session.connection.pop("user", None)
-        await failed_login(session, "login incorrect")
+        await failed_login(session, "login incorrect", pending.login or "")
         return
     await session.complete_login(pending)
     await session.reply("230", "logged in")
 
 
-async def failed_login(session: Session, info: str) -> None:
+async def failed_login(session: Session, info: str, login: str = "") -> None:
     server = session.server
+    plugins.login_failed(session, login, info)
     session.login_failures += 1
     if server.login_failure_delay:
         await asyncio.sleep(server.login_failure_delay)

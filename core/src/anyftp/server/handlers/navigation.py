@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import stat as stat_module
 
+from ... import events, plugins
 from ...protocol.mlsx import format_time, parse_time
 from ...protocol.replies import quote_path
 from ..commands import CommandSpec, CommandTable
@@ -34,6 +35,7 @@ async def mkd(session: Session, argument: str) -> None:
     if await path_io.exists(real):
         raise CommandError("550", "already exists")
     await path_io.mkdir(real)
+    plugins.changed(session, events.DirectoryCreated, virtual)
     await session.reply("257", f"{quote_path(str(virtual))} created")
 
 
@@ -45,6 +47,7 @@ async def rmd(session: Session, argument: str) -> None:
     if not await session.path_io.is_dir(real):
         raise CommandError("550", "no such directory")
     await session.path_io.rmdir(real)
+    plugins.changed(session, events.DirectoryRemoved, virtual)
     await session.reply("250", "directory removed")
 
 
@@ -54,6 +57,7 @@ async def dele(session: Session, argument: str) -> None:
     if await session.path_io.is_dir(real):
         raise CommandError("550", "is a directory; use RMD")
     await session.path_io.unlink(real)
+    plugins.changed(session, events.FileDeleted, virtual)
     await session.reply("250", "file removed")
 
 
@@ -80,6 +84,7 @@ async def rnto(session: Session, argument: str) -> None:
     if await path_io.is_dir(real_source) and not path_io.capabilities.rename_directories:
         raise CommandError("550", "this storage can not rename directories")
     await path_io.rename(real_source, session.real(target))
+    plugins.changed(session, events.Renamed, source, target)
     await session.reply("250", "renamed")
 
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 
+from ... import plugins
 from ...errors import PathIOError, reply_for_path_error
 from ...pathio import AsyncFile
 from ..ascii import AsciiDecoder, AsciiEncoder
@@ -99,6 +100,7 @@ async def run_transfer(
         await session.reply("426", "data connection failed; transfer aborted")
         return False
     finally:
+        plugins.transfer_ended(session, result)
         user = session.user
         moved = 0 if channel is None else channel.bytes_in + channel.bytes_out
         logger.info(
@@ -253,7 +255,12 @@ async def _store(
     if not ok:
         await _abort_quietly(file)
         return
-    await file.close()  # a failure here is answered by the session, never with 226
+    try:
+        await file.close()  # a failure here is answered by the session, never with 226
+    except BaseException as exc:
+        plugins.transfer_ended(session, f"storage failed to close the file ({exc})", stored=True)
+        raise
+    plugins.transfer_ended(session, "ok", stored=True)
     await session.reply("226", done_text)
 
 
