@@ -117,7 +117,9 @@ def test_every_line_is_measured_for_every_server(smoke_run: dict[str, Any]) -> N
         assert info["error"] is None, f"{server}: {info['error']}"
         missing = [key for key in SERVER_LINES if key not in info["median"]]
         assert not missing, f"{server} lacks {missing}"
-        assert all(value > 0 for value in info["median"].values()), info["median"]
+        assert all(info["median"][key] > 0 for key in SERVER_LINES), info["median"]
+        cpu = [key for key in info["median"] if key.startswith("cpu_")]
+        assert len(cpu) == len(SERVER_LINES) - 2, cpu  # every timed line, not the RSS ones
 
 
 def test_loopback_limit_is_measured_both_ways(smoke_run: dict[str, Any]) -> None:
