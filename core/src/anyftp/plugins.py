@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.metadata
 import inspect
 import logging
 import queue
@@ -51,10 +50,8 @@ import pluggy
 from . import events, hookspecs
 from .errors import PluginError
 from .registry import (
-    BACKENDS_GROUP,
     BLOCK_ENV,
     INSTALL_HINTS,
-    PLUGINS_GROUP,
     available_plugins,
     blocked_plugins,
 )
@@ -67,8 +64,6 @@ if TYPE_CHECKING:
 __all__ = (
     "PluginHost",
     "EnabledPlugin",
-    "InstalledPlugin",
-    "installed_plugins",
     "DEFAULT_HOOK_TIMEOUT",
     "DEFAULT_QUEUE_SIZE",
     "CLI_GROUP",
@@ -619,83 +614,6 @@ def _register_globally(obj: object) -> None:
             if manager.is_registered(obj):
                 manager.unregister(obj)
             raise PluginError(f"plugin {plugin_name(obj)!r} can not be registered: {exc}") from exc
-
-
-# --- what is installed ---------------------------------------------------------------------
-
-#: Hook name -> the kind of plugin implementing it (for ``anyftp plugins``).
-HOOK_KINDS = {
-    "anyftp_register_backends": "backend",
-    "anyftp_authenticate": "auth",
-    "anyftp_event": "events",
-    "anyftp_command_done": "events",
-    "anyftp_register_commands": "commands",
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class InstalledPlugin:
-    """One installed entry point, as ``anyftp plugins`` shows it."""
-
-    name: str
-    group: str
-    kind: str
-    version: str | None
-    distribution: str | None
-    blocked: bool
-    error: str | None = None
-
-
-def installed_plugins(*, inspect_modules: bool = True) -> list[InstalledPlugin]:
-    """Every installed backend and server plugin (blocked ones too, marked).
-
-    With *inspect_modules*, unblocked server plugins are imported to tell their kind from
-    the hooks they implement (in the module and in classes it defines).
-    """
-    blocked = blocked_plugins()
-    found: list[InstalledPlugin] = []
-    for group in (BACKENDS_GROUP, PLUGINS_GROUP):
-        seen: set[str] = set()
-        for ep in importlib.metadata.entry_points(group=group):
-            if ep.name in seen:
-                continue
-            seen.add(ep.name)
-            dist = ep.dist
-            kind = "backend" if group == BACKENDS_GROUP else "plugin"
-            error = None
-            if group == PLUGINS_GROUP and inspect_modules and ep.name not in blocked:
-                try:
-                    kind = _kind_of(ep.load()) or kind
-                except Exception as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-            found.append(
-                InstalledPlugin(
-                    name=ep.name,
-                    group=group,
-                    kind=kind,
-                    version=None if dist is None else dist.version,
-                    distribution=None if dist is None else dist.metadata["Name"],
-                    blocked=ep.name in blocked,
-                    error=error,
-                )
-            )
-    return sorted(found, key=lambda p: (p.group != BACKENDS_GROUP, p.name))
-
-
-def _kind_of(module: object) -> str:
-    marker = f"{hookspecs.PROJECT_NAME}_impl"
-    hooks: set[str] = set()
-    holders: list[Any] = [module]
-    if inspect.ismodule(module):
-        holders += [value for value in vars(module).values() if inspect.isclass(value)]
-    else:
-        holders.append(type(module))
-    for holder in holders:
-        for attribute, value in vars(holder).items():
-            if hasattr(value, marker):
-                hooks.add(attribute)
-    kinds = sorted({HOOK_KINDS[h] for h in hooks if h in HOOK_KINDS})
-    return ",".join(kinds)
 
 
 # --- the calls the server makes where events happen -----------------------------------------

@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ("register", "run", "build_server", "load_users_file", "parse_backend_options")
+__all__ = (
+    "register",
+    "run",
+    "build_server",
+    "load_users_file",
+    "parse_backend_options",
+    "parse_plugin_options",
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2121
@@ -105,6 +112,21 @@ def register(subparsers: Any) -> None:
         metavar="PASSWORD",
         help="print the hashed form of PASSWORD ('-' reads stdin) and exit",
     )
+    plugins = parser.add_argument_group("plugins")
+    plugins.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="enable an installed server plugin by name (repeatable; see 'anyftp plugins')",
+    )
+    plugins.add_argument(
+        "--plugin-option",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="option for an enabled plugin (repeatable); values are JSON or text",
+    )
     tls = parser.add_argument_group("TLS")
     tls.add_argument(
         "--tls-cert",
@@ -167,6 +189,17 @@ def parse_backend_options(items: Sequence[str]) -> dict[str, Any]:
         except ValueError:
             value = raw
         options[key.replace("-", "_")] = value
+    return options
+
+
+def parse_plugin_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``["audit.path=/x"]`` -> ``{"audit": {"path": "/x"}}`` (values as in backend options)."""
+    options: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, dot, rest = item.partition(".")
+        if not dot or not name or "=" not in rest:
+            raise ValueError(f"plugin option must be NAME.KEY=VALUE, got {item!r}")
+        options.setdefault(name, {}).update(parse_backend_options([rest]))
     return options
 
 
@@ -294,6 +327,8 @@ def build_server(args: argparse.Namespace) -> Any:
         auth_tls=None if args.implicit_tls else context,
         require_tls=args.require_tls and not args.implicit_tls,
         require_tls_data=args.require_tls,
+        plugins=args.plugin,
+        plugin_options=parse_plugin_options(args.plugin_option),
     )
 
 
