@@ -249,7 +249,7 @@ async def test_a_reset_upload_is_reported_incomplete(served: Any, tmp_path: Path
         # Close with RST, not FIN: the server sees a broken upload, not a finished one.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
-        with pytest.raises(ftplib.error_temp, match="^426"):
+        with pytest.raises(ftplib.error_temp, match=r"^426"):
             ftp.voidresp()
         ftp.quit()
 

@@ -247,6 +247,7 @@ async def test_two_servers_keep_their_plugins_apart(start_server: StartServer) -
         await in_thread(session)
     await first.wait_for("mkdir")
     assert second.events == []
+    assert server_b.plugin_host.get("recorder") is second
     assert plain.plugin_host.listening is False
 
 
