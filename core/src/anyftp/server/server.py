@@ -159,6 +159,10 @@ class Server:
         self.max_login_attempts = max_login_attempts
         self.mlst_facts = tuple(mlst_facts)
         self.plugin_host = PluginHost(self, plugins, plugin_options)
+        if not users and self.plugin_host.authenticates:
+            # No default anonymous account when the accounts come from plugins.
+            self.user_manager = accounts = MemoryUserManager(None)
+            accounts.users = []
         self.commands = self.build_commands()
         self.server: asyncio.Server | None = None
         self.sessions: set[Session] = set()
