@@ -188,7 +188,7 @@ class FlakyPathIO(PathIO):
         return await super().stat(path)
 
     async def _open(self, path: PurePath, mode: str) -> Any:
-        if path.name == "full":
+        if path.name == "full" or path.name.startswith(".full."):  # also its upload name
             raise OSError(errno.ENOSPC, "no space left on device")
         return await super()._open(path, mode)
 

@@ -84,6 +84,10 @@ class Server:
     :param plugins: plugin names (entry points of group ``anyftp.plugins``) or plugin
         objects: commands, authentication sources, event sinks (see :mod:`anyftp.plugins`).
     :param plugin_options: options by plugin name, e.g. ``{"audit": {"path": "a.log"}}``.
+    :param atomic_uploads: write new uploads under a temporary name and rename them when
+        complete, so a failed upload never leaves a truncated file under the target name;
+        ``None`` (default) does so for backends that do not discard aborted writes
+        themselves (see :mod:`.uploads`).
     """
 
     def __init__(
@@ -120,6 +124,7 @@ class Server:
         plugins: Iterable[str | object] = (),
         plugin_options: dict[str, dict[str, Any]] | None = None,
         mlst_facts: Iterable[str] = DEFAULT_FACTS,
+        atomic_uploads: bool | None = None,
     ) -> None:
         if isinstance(users, AbstractUserManager):
             self.user_manager: AbstractUserManager = users
@@ -158,6 +163,7 @@ class Server:
         self.login_failure_delay = login_failure_delay
         self.max_login_attempts = max_login_attempts
         self.mlst_facts = tuple(mlst_facts)
+        self.atomic_uploads = atomic_uploads
         self.plugin_host = PluginHost(self, plugins, plugin_options)
         if not users and self.plugin_host.authenticates:
             # No default anonymous account when the accounts come from plugins.

@@ -21,7 +21,7 @@ import ssl
 import stat as stat_module
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import PurePosixPath
+from pathlib import PurePath, PurePosixPath
 
 from ... import plugins
 from ...errors import PathIOError, reply_for_path_error
@@ -31,6 +31,7 @@ from ..commands import CommandSpec, CommandTable
 from ..datachannel import DataChannel, SendfileUnavailable
 from ..dataconn import DataConnectionError
 from ..session import CommandError, Session
+from ..uploads import temporary_path, uses_temporary_name
 
 __all__ = ("run_transfer", "check_data_protection", "register")
 
@@ -240,7 +241,12 @@ async def _store(
         if not await path_io.is_file(real):
             raise CommandError("550", "no such file to resume")
         mode = "r+b"
-    file = await path_io.open(real, mode)
+    # A new file is written under a temporary name and renamed when complete, unless
+    # the backend discards aborted writes itself (see ..uploads).
+    temporary = None
+    if mode == "wb" and uses_temporary_name(path_io, session.server.atomic_uploads):
+        temporary = temporary_path(real)
+    file = await path_io.open(temporary or real, mode)
     try:
         if offset:
             await file.seek(offset)
@@ -250,25 +256,37 @@ async def _store(
 
         ok = await run_transfer(session, name, virtual, work, opening=opening)
     except BaseException:
-        await asyncio.shield(_abort_quietly(file))
+        await asyncio.shield(_abort_quietly(file, temporary))
         raise
     if not ok:
-        await _abort_quietly(file)
+        await _abort_quietly(file, temporary)
         return
     try:
         await file.close()  # a failure here is answered by the session, never with 226
+        if temporary is not None:
+            await path_io.rename(temporary, real)
     except BaseException as exc:
+        if temporary is not None:
+            await asyncio.shield(_abort_quietly(file, temporary))
         plugins.transfer_ended(session, f"storage failed to close the file ({exc})", stored=True)
         raise
     plugins.transfer_ended(session, "ok", stored=True)
     await session.reply("226", done_text)
 
 
-async def _abort_quietly(file: AsyncFile) -> None:
+async def _abort_quietly(file: AsyncFile, temporary: PurePath | None = None) -> None:
+    """Give up *file*; remove the *temporary* name it was written under, if any."""
     try:
         await file.abort()
     except PathIOError as exc:
         logger.warning("could not abort file %s: %s", file.path, exc)
+    if temporary is None:
+        return
+    try:
+        await file.path_io.unlink(temporary)
+    except PathIOError as exc:
+        if not isinstance(exc.cause, FileNotFoundError):
+            logger.warning("could not remove unfinished upload %s: %s", temporary, exc)
 
 
 async def stor(session: Session, argument: str) -> None:
