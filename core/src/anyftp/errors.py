@@ -201,6 +201,8 @@ def reply_for_path_error(exc: BaseException) -> tuple[str, str]:
         return "550", "permission denied"
     if isinstance(cause, TimeoutError):
         return "451", "storage timed out"
+    if isinstance(cause, ConnectionError):
+        return "451", "storage unreachable"
     if isinstance(cause, OSError):
         if cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return "452", "insufficient storage space"
