@@ -58,7 +58,7 @@ async def test_throttling_that_does_not_stop_gives_up_after_bounded_retries(
     assert flaky.requests == 4  # one try and max_retries=3 retries
     assert isinstance(info.value.cause, TimeoutError)
     assert "throttling" in str(info.value.cause)
-    assert reply_for_path_error(info.value)[0] == "451"
+    assert reply_for_path_error(info.value) == ("451", "storage timed out")
 
 
 async def test_access_denied_is_a_permission_error_without_retries(
@@ -110,7 +110,7 @@ async def test_unreachable_endpoint_is_a_connection_error_after_bounded_retries(
         assert isinstance(info.value.cause, ConnectionError)
         assert "unreachable" in str(info.value.cause)
         assert state.requests["head_object"] == 3
-        assert reply_for_path_error(info.value)[0] == "451"
+        assert reply_for_path_error(info.value) == ("451", "storage unreachable")
     finally:
         await S3PathIO.close_state(state)
 

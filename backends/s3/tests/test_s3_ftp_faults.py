@@ -145,7 +145,7 @@ def test_endpoint_process_killed_mid_upload_and_restarted(tmp_path: Any) -> None
             with pytest.raises((ftplib.error_temp, ftplib.error_perm)):
                 client.voidresp()
             assert bystander.voidcmd("NOOP").startswith("200")
-            with pytest.raises(ftplib.error_temp, match=r"^451"):
+            with pytest.raises(ftplib.error_temp, match=r"^451 storage unreachable"):
                 bystander.nlst()  # storage unreachable: a transient reply, not a crash
 
             moto = MotoServer(port=port).start()  # back on the same address, empty
