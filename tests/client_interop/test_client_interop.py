@@ -393,31 +393,38 @@ async def test_pasv_only_client_works(ftp_server: FTPServerInfo, workspace: Work
         await client.quit()
 
 
+@pytest.mark.parametrize("server_fixture", ["vsftpd_tls_server", "anyftp_tls_server"])
 async def test_servers_requiring_tls_reuse_refuse_a_fresh_session_and_session_continues(
-    ftp_server: FTPServerInfo,
-    client: anyftp.Client,
-    workspace: Workspace,
+    server_fixture: str,
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if ftp_server.name not in ("vsftpd-tls", "anyftp-tls"):
-        pytest.skip("only vsftpd-tls and anyftp-tls require TLS session reuse")
-    (workspace.local / "f.txt").write_bytes(b"reused")
-    async with client.download_stream("f.txt") as stream:  # with reuse: accepted
-        assert await stream.read_all() == b"reused"
+    server: FTPServerInfo = request.getfixturevalue(server_fixture)
+    name = f"reuse_{os.getpid()}_{server_fixture}"
+    (server.local_work_dir / name).mkdir(mode=0o777)
+    (server.local_work_dir / name / "f.txt").write_bytes(b"reused")
+    client = anyftp.Client(**server.client_kwargs())
+    await server.connect(client)
+    try:
+        await client.change_directory(f"{server.work_dir}/{name}" if server.work_dir else name)
+        async with client.download_stream("f.txt") as stream:  # with reuse: accepted
+            assert await stream.read_all() == b"reused"
 
-    import anyftp.client.dataconn as dataconn
+        import anyftp.client.dataconn as dataconn
 
-    monkeypatch.setattr(dataconn, "data_context_for", lambda ssl_object: ssl_object.context)
-    with pytest.raises((StatusCodeError, ConnectionError, OSError)):
+        monkeypatch.setattr(dataconn, "data_context_for", lambda ssl_object: ssl_object.context)
+        with pytest.raises((StatusCodeError, ConnectionError, OSError)):
+            async with client.download_stream("f.txt") as stream:
+                await stream.read_all()
+        monkeypatch.undo()
+        if server.name == "vsftpd-tls":
+            # vsftpd answers 522 and then ends the whole session; the 522 was read as the
+            # transfer's reply, so what follows is the closed connection, not a stale reply.
+            with pytest.raises(ConnectionError):
+                await client.get_current_directory()
+            return
+        assert await client.get_current_directory()
         async with client.download_stream("f.txt") as stream:
-            await stream.read_all()
-    monkeypatch.undo()
-    if ftp_server.name == "vsftpd-tls":
-        # vsftpd answers 522 and then ends the whole session; the 522 was read as the
-        # transfer's reply, so what follows is the closed connection, not a stale reply.
-        with pytest.raises(ConnectionError):
-            await client.get_current_directory()
-        return
-    assert await client.get_current_directory()
-    async with client.download_stream("f.txt") as stream:
-        assert await stream.read_all() == b"reused"
+            assert await stream.read_all() == b"reused"
+    finally:
+        client.close()

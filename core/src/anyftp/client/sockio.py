@@ -2,10 +2,10 @@
 
 :class:`SocketReader` and :class:`SocketWriter` give the part of asyncio's
 ``StreamReader``/``StreamWriter`` interface the client's streams use, on top of
-``loop.sock_recv_into``/``loop.sock_sendall``. When data is already waiting, a read is
-one system call and no event-loop round trip, and each block is copied once (from a
-reused buffer into the returned ``bytes``), which is what lets a download keep up with a
-blocking client.
+``loop.sock_recv``/``loop.sock_sendall``, with :meth:`SocketReader.try_read` and
+:meth:`SocketWriter.try_write` for data that can move at once. Then a block is one
+system call, no event-loop round trip and no timer, and it is copied once (kernel to the
+returned ``bytes``): that is what lets a download keep up with a blocking client.
 
 Closing while a read or write is in flight (``abort()`` from another task) shuts the
 socket down first: the pending call then returns (end of data) or fails, and the socket
@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = ("SocketReader", "SocketWriter", "socket_streams", "RECV_BUFFER_SIZE")
 
-#: Bytes asked of the kernel per receive.
+#: Most bytes asked of the kernel per receive.
 RECV_BUFFER_SIZE = 1024 * 1024
 
 
@@ -64,8 +64,7 @@ class SocketReader:
 
     def __init__(self, channel: _Channel, buffer_size: int = RECV_BUFFER_SIZE) -> None:
         self._channel = channel
-        self._buffer = bytearray(buffer_size)
-        self._view = memoryview(self._buffer)
+        self._size = buffer_size
         self._pending = bytearray()  # read past a line end by readline
         self._eof = False
 
@@ -76,17 +75,38 @@ class SocketReader:
             return b""
         channel.enter()
         try:
-            count = await channel.loop.sock_recv_into(channel.sock, self._view[:limit])
+            data = await channel.loop.sock_recv(channel.sock, limit)
         except OSError:
             if not channel.closing:
                 raise
-            count = 0  # we shut it down ourselves (abort): that is the end
+            data = b""  # we shut it down ourselves (abort): that is the end
         finally:
             channel.leave()
-        if not count:
+        if not data:
+            self._eof = True
+        return data
+
+    def try_read(self, n: int) -> bytes | None:
+        """Up to *n* bytes already waiting (``b""`` at the end), or None if a read would
+        have to wait. No await, no timer: the fast path of a busy download."""
+        if self._pending or n <= 0:
+            return None
+        channel = self._channel
+        if self._eof or channel.closing:
             self._eof = True
             return b""
-        return bytes(self._view[:count])
+        try:
+            # recv straight into a new bytes object: one copy, kernel to result.
+            data = channel.sock.recv(min(n, self._size))
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            if not channel.closing:
+                raise
+            data = b""
+        if not data:
+            self._eof = True
+        return data
 
     async def read(self, n: int = -1) -> bytes:
         if self._pending:
@@ -98,10 +118,10 @@ class SocketReader:
             return b""
         if n < 0:
             chunks = []
-            while block := await self._recv(len(self._buffer)):
+            while block := await self._recv(self._size):
                 chunks.append(block)
             return b"".join(chunks)
-        return await self._recv(min(n, len(self._buffer)))
+        return await self._recv(min(n, self._size))
 
     async def readline(self) -> bytes:
         while True:
@@ -110,7 +130,7 @@ class SocketReader:
                 line = bytes(self._pending[: end + 1])
                 del self._pending[: end + 1]
                 return line
-            block = await self._recv(len(self._buffer))
+            block = await self._recv(self._size)
             if not block:
                 line = bytes(self._pending)
                 self._pending.clear()
@@ -140,6 +160,15 @@ class SocketWriter:
     @property
     def transport(self) -> None:
         return None
+
+    def try_write(self, data: bytes | bytearray | memoryview) -> int:
+        """Send what the kernel takes now (nothing queued before it); bytes sent."""
+        if self._queued or self._channel.closing:
+            return 0
+        try:
+            return self._channel.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._channel.closing:

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..common import AsyncStreamIterator, StreamThrottle, ThrottleStreamIO
+from .sockio import SocketReader, SocketWriter
 
 if TYPE_CHECKING:
     from .base import BaseClient
@@ -27,6 +28,9 @@ __all__ = ("DataConnectionThrottleStreamIO", "READ_BLOCK_SIZE")
 #: Bytes asked of the data socket per read when the caller does not say (large on purpose:
 #: per-block overhead, not the network, bounds a download made of small reads).
 READ_BLOCK_SIZE = 256 * 1024
+#: A transfer whose data is always ready yields to the event loop after this many bytes,
+#: so other tasks (another transfer, an abort) still run.
+YIELD_EVERY = 4 * 1024 * 1024
 
 
 class DataConnectionThrottleStreamIO(ThrottleStreamIO):
@@ -55,6 +59,38 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
         #: Set by :meth:`BaseClient.abort`: the final reply was already consumed.
         self.aborted = False
         self.finished = False
+        self._unyielded = 0
+
+    def _unthrottled(self, direction: str) -> bool:
+        return all(getattr(pair, direction).limit is None for pair in self.throttles.values())
+
+    async def _count(self, size: int) -> None:
+        self._unyielded += size
+        if self._unyielded >= YIELD_EVERY:
+            self._unyielded = 0
+            await asyncio.sleep(0)
+
+    async def read(self, count: int = -1) -> bytes:
+        """Up to *count* bytes (all that is left with -1); ``b""`` at the end."""
+        reader = self.reader
+        if count > 0 and isinstance(reader, SocketReader) and self._unthrottled("read"):
+            data = reader.try_read(count)
+            if data is not None:
+                await self._count(len(data))
+                return data
+        return await super().read(count)
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send all of *data*."""
+        writer = self.writer
+        if isinstance(writer, SocketWriter) and self._unthrottled("write"):
+            sent = writer.try_write(data)
+            if sent:
+                await self._count(sent)
+                if sent == len(data):
+                    return
+                data = memoryview(data)[sent:]
+        await super().write(data)
 
     def iter_by_block(self, count: int = READ_BLOCK_SIZE) -> AsyncStreamIterator[bytes]:
         """Blocks of at most *count* bytes until the server closes the data connection."""
