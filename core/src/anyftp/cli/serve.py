@@ -285,7 +285,7 @@ def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 def build_server(args: argparse.Namespace) -> Any:
     """The :class:`anyftp.Server` the parsed arguments describe."""
-    from ..server import Permission, Server, User
+    from ..server import MemoryUserManager, Permission, Server, User
 
     users: list[Any] = []
     for item in args.user:
@@ -310,10 +310,10 @@ def build_server(args: argparse.Namespace) -> Any:
                 permissions=[Permission("/", readable=True, writable=args.write)],
             )
         )
-    if not users:
+    if not users and not args.plugin:
         raise ValueError("no user could log in: give --user, --users-file or --anonymous")
     context = _tls_context(args)
-    return Server(
+    server = Server(
         users,
         path_io_factory=args.backend,
         path_io_options=parse_backend_options(args.backend_option),
@@ -330,6 +330,16 @@ def build_server(args: argparse.Namespace) -> Any:
         plugins=args.plugin,
         plugin_options=parse_plugin_options(args.plugin_option),
     )
+    manager = server.user_manager
+    if server.plugin_host.authenticates and isinstance(manager, MemoryUserManager):
+        if args.anonymous is None:  # accounts come from a plugin: anonymous only if asked
+            manager.users = [u for u in manager.users if u.login is not None]
+    elif not users:
+        raise ValueError(
+            "no user could log in: give --user, --users-file, --anonymous "
+            "or an authentication plugin"
+        )
+    return server
 
 
 async def _serve(server: Any, host: str, port: int) -> None:
