@@ -453,6 +453,14 @@ class PluginHost:
         for sink in sinks:
             sink.put(event)
 
+    async def flush(self, timeout: float | None = 10.0) -> None:
+        """Wait until every event queued so far was handled (or *timeout* passed:
+        ``TimeoutError``). Handy in tests, before reading what a plugin recorded."""
+        queues = [s.queue for s in self._sinks + self._command_sinks if s.queue is not None]
+        if queues:
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*(q.join() for q in queues))
+
     def dropped(self) -> dict[str, int]:
         """Events dropped on full queues, by plugin name."""
         counts: dict[str, int] = {}
