@@ -435,19 +435,19 @@ class BaseClient(ListLineParsing):
             self._transfer_type = conn_type
 
     @staticmethod
-    def parse_epsv_response(text: str) -> tuple[None, int]:
+    def parse_epsv_response(s: str) -> tuple[None, int]:
         """``(None, port)`` from a 229 reply text."""
-        return None, addresses.parse_epsv(text)
+        return None, addresses.parse_epsv(s)
 
     @staticmethod
-    def parse_pasv_response(text: str) -> tuple[str, int]:
+    def parse_pasv_response(s: str) -> tuple[str, int]:
         """``(host, port)`` from a 227 reply text."""
-        return addresses.parse_pasv(text)
+        return addresses.parse_pasv(s)
 
     @staticmethod
-    def parse_directory_response(text: str) -> PurePosixPath:
+    def parse_directory_response(s: str) -> PurePosixPath:
         """The path in a 257 reply."""
-        return PurePosixPath(unquote_path(text))
+        return PurePosixPath(unquote_path(s))
 
     def _passive_host(self, host: str | None) -> str:
         control = self._peer_host or self.server_host or ""

@@ -351,11 +351,22 @@ class Client(BaseClient):
 
     @async_enterable
     async def get_stream(
-        self, *command_args: Any, conn_type: str = "I", offset: int = 0, **command_kwargs: Any
+        self,
+        command: str | None = None,
+        expected_codes: Any = (),
+        wait_codes: Any = (),
+        censor_after: int | None = None,
+        conn_type: str = "I",
+        offset: int = 0,
     ) -> DataConnectionThrottleStreamIO:
-        """Open a data connection, send ``command(*command_args)`` (REST *offset* first)
-        and return the stream; await it or use ``async with``."""
-        return await self._open_stream(command_args, command_kwargs, conn_type, offset)
+        """Open a data connection, send *command* (REST *offset* first) and wait for
+        *expected_codes* passing *wait_codes*, as :meth:`command` does; return the stream.
+
+        Await it or use ``async with`` (which finishes the transfer on exit).
+        """
+        return await self._open_stream(
+            (command, expected_codes, wait_codes, censor_after), {}, conn_type, offset
+        )
 
     def upload_stream(self, destination: PathLike, *, offset: int = 0) -> Any:
         """A writable stream into *destination* (STOR; REST *offset* first)."""

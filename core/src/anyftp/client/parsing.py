@@ -27,32 +27,31 @@ class ListLineParsing:
     parse_list_line_custom_first: bool
 
     @staticmethod
-    def parse_unix_mode(text: str) -> int:
-        return listparse.parse_unix_mode(text)
+    def parse_unix_mode(s: str) -> int:
+        """Permission bits from ``rwxr-xr-x`` letters."""
+        return listparse.parse_unix_mode(s)
 
     def _decode_line(self, line: bytes | str) -> str:
         if isinstance(line, bytes):
             return line.decode(self.encoding, errors="surrogateescape")
         return line
 
-    def parse_list_line_unix(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
-        name, info = listparse.parse_unix_line(self._decode_line(line))
+    def parse_list_line_unix(self, b: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
+        """One Unix ``ls -l`` line; ValueError if it is not one."""
+        name, info = listparse.parse_unix_line(self._decode_line(b))
         return PurePosixPath(name), info
 
-    def parse_list_line_windows(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
-        name, info = listparse.parse_windows_line(self._decode_line(line))
+    def parse_list_line_windows(self, b: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
+        """One Windows/IIS line; ValueError if it is not one."""
+        name, info = listparse.parse_windows_line(self._decode_line(b))
         return PurePosixPath(name), info
 
-    def parse_list_line(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
+    def parse_list_line(self, b: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
         """Parse one LIST line: the custom parser (first or last), Unix, then Windows.
 
         Raises :class:`~anyftp.errors.ListingParseError` naming the line if none fits.
         """
-        raw = (
-            line
-            if isinstance(line, bytes)
-            else line.encode(self.encoding, errors="surrogateescape")
-        )
+        raw = b if isinstance(b, bytes) else b.encode(self.encoding, errors="surrogateescape")
         parsers: list[Callable[[Any], tuple[PurePosixPath, dict[str, Any]]]] = [
             self.parse_list_line_unix,
             self.parse_list_line_windows,
@@ -67,14 +66,14 @@ class ListLineParsing:
             parsers.insert(0 if self.parse_list_line_custom_first else 2, run_custom)
         for parser in parsers:
             try:
-                return parser(line)
+                return parser(b)
             except (ValueError, IndexError, KeyError):
                 continue
-        raise errors.ListingParseError(self._decode_line(line).rstrip("\r\n"))
+        raise errors.ListingParseError(self._decode_line(b).rstrip("\r\n"))
 
-    def parse_mlsx_line(self, line: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
+    def parse_mlsx_line(self, b: bytes | str) -> tuple[PurePosixPath, dict[str, Any]]:
         """Parse one MLSD/MLST line into ``(path, facts)``."""
-        text = self._decode_line(line).rstrip("\r\n")
+        text = self._decode_line(b).rstrip("\r\n")
         try:
             name, facts = mlsx.parse_facts_line(text)
         except (ValueError, IndexError) as exc:
