@@ -260,3 +260,12 @@ def test_progress_bar_on_a_terminal(pyftpdlib_server: FTPServerInfo, tmp_path: P
     assert "MB" in text  # rich's byte counter (e.g. "3.1/3.1 MB")
     assert "bytes" not in text  # not the plain line
     assert sha((tmp_path / "bar.bin").read_bytes()) == sha(data)
+
+
+def test_active_mode_option(pyftpdlib_server: FTPServerInfo, tmp_path: Path) -> None:
+    data = os.urandom(300000)
+    (tmp_path / "act.bin").write_bytes(data)
+    ok("put", "--active", "-q", str(tmp_path / "act.bin"), pyftpdlib_server.url() + "/")
+    ok("get", "--active", "-q", pyftpdlib_server.url() + "/act.bin", str(tmp_path / "back.bin"))
+    assert sha((tmp_path / "back.bin").read_bytes()) == sha(data)
+    (pyftpdlib_server.local_work_dir / "act.bin").unlink()
