@@ -180,7 +180,7 @@ def verdicts(
     out: list[str] = []
     servers = result["servers"]
     primary = result.get("primary")
-    limit = result.get("limit", {}).get("median", {})
+    limit = result.get("limit", {}).get("best", {})
     ours = servers.get(primary, {}).get("median", {}) if primary else {}
     if not ours:
         return ["no anyftp result: nothing to judge"]
@@ -231,7 +231,7 @@ def render_markdown(
     """The whole report: machine, command, server table, client table, verdicts."""
     machine = result["machine"]
     config = result["config"]
-    limit = result.get("limit", {}).get("median", {})
+    limit = result.get("limit", {}).get("best", {})
     servers: dict[str, dict[str, Any]] = result["servers"]
     columns = [name for name in servers if servers[name].get("median")]
     primary = result.get("primary")
@@ -248,6 +248,13 @@ def render_markdown(
         f"load generator to CPU {result['pinning']['generator'] or '-'}.",
         "",
     ]
+    if limit:
+        out += [
+            "Loopback limit: the best of the rounds' plain-socket transfers of the same file "
+            "with sendfile (download: a server to the load generator; upload: the reverse); "
+            "percentages in the throughput cells are fractions of it.",
+            "",
+        ]
     loops = [
         f"{name}: {servers[name].get('facts', {}).get('loop')}"
         for name in columns
