@@ -9,9 +9,8 @@ import io
 import logging
 from pathlib import Path
 
-import pytest
-
 import anyftp
+import pytest
 
 TIMEOUT = 10
 
