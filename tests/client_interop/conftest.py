@@ -14,6 +14,8 @@ then SIGKILL) when the session ends:
     starts vsftpd on it and retries with another port if vsftpd exits at once;
   - ``run_as_launching_user=YES`` (vsftpd otherwise insists on dropping root privileges
     to a system user) and ``secure_chroot_dir`` pointing at an empty temporary directory;
+    the configuration file must be owned by the user running vsftpd (the fixture writes
+    it, so it is); this works as root and as an unprivileged user;
   - anonymous login only (no system users or PAM needed), ``anon_root`` a temporary
     directory holding a world-writable ``pub`` where the tests work, with upload, mkdir
     and "other" (rename, delete) writes enabled;
