@@ -93,7 +93,9 @@ def test_the_template_marks_every_place_to_adapt() -> None:
     marked = [
         path.relative_to(TEMPLATE).as_posix()
         for path in TEMPLATE.rglob("*")
-        if path.is_file() and "TEMPLATE" in path.read_text(encoding="utf-8", errors="replace")
+        if path.is_file()
+        and not any(part.startswith(".") or part == "__pycache__" for part in path.parts)
+        and "TEMPLATE" in path.read_text(encoding="utf-8", errors="replace")
     ]
     assert sorted(marked) == [
         "README.md",
