@@ -262,9 +262,10 @@ def render_markdown(
     ]
     if loops:
         out += [f"Event loop: {', '.join(loops)} (others: their own default).", ""]
-    out += _value_table(
-        server_lines, columns, {n: servers[n]["median"] for n in columns}, primary, peers, limit
-    )
+    if columns:
+        out += _value_table(
+            server_lines, columns, {n: servers[n]["median"] for n in columns}, primary, peers, limit
+        )
     if "anyftp-memory" in columns:
         out += [
             "",
@@ -308,6 +309,11 @@ def render_markdown(
         problems += [
             f"client {name}: {error}" for name, error in clients.get("errors", {}).items() if error
         ]
+    s3 = result.get("s3")
+    if s3 and s3.get("markdown"):
+        out += ["", str(s3["markdown"])]
+    elif s3 and s3.get("error"):
+        problems.append(f"S3 (bench/s3_bench.py): {s3['error']}")
     checks = verdicts(result, server_lines, client_lines)
     if checks:
         out += ["", *[f"- {check}" for check in checks]]

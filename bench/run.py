@@ -347,7 +347,6 @@ def run_s3(args: argparse.Namespace, config: BenchConfig) -> dict[str, Any] | No
         options = {
             "smoke": args.smoke,
             "repeat": config.repeat,
-            "size": config.big_size,
             "timeout": config.line_timeout,
         }
         parameters = inspect.signature(module.run).parameters
