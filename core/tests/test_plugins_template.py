@@ -94,7 +94,9 @@ def test_the_template_marks_every_place_to_adapt() -> None:
         path.relative_to(TEMPLATE).as_posix()
         for path in TEMPLATE.rglob("*")
         if path.is_file()
-        and not any(part.startswith(".") or part == "__pycache__" for part in path.parts)
+        and not any(
+            p.startswith(".") or p == "__pycache__" for p in path.relative_to(TEMPLATE).parts
+        )
         and "TEMPLATE" in path.read_text(encoding="utf-8", errors="replace")
     ]
     assert sorted(marked) == [
