@@ -162,6 +162,20 @@ def register(subparsers: Any) -> None:
         help="seconds a client may stay silent (default: 300)",
     )
     limits.add_argument(
+        "--socket-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a network read or write may take (default: 60)",
+    )
+    limits.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl+C, let running transfers finish for up to this long "
+        "(default: 30; a second signal stops at once)",
+    )
+    limits.add_argument(
         "--login-failure-delay",
         type=float,
         default=1.0,
@@ -320,6 +334,8 @@ def build_server(args: argparse.Namespace) -> Any:
         maximum_connections=args.max_connections,
         maximum_connections_per_address=args.max_connections_per_ip,
         idle_timeout=args.idle_timeout,
+        socket_timeout=args.socket_timeout,
+        shutdown_grace=args.shutdown_grace,
         login_failure_delay=args.login_failure_delay,
         data_ports=_parse_ports(args.passive_ports) if args.passive_ports else None,
         masquerade_address=args.masquerade_address,
@@ -345,9 +361,17 @@ def build_server(args: argparse.Namespace) -> Any:
 async def _serve(server: Any, host: str, port: int) -> None:
     await server.start(host, port)
     loop = asyncio.get_running_loop()
+    signals = 0
+
+    def stop() -> None:
+        # The first signal stops gracefully (transfers may finish), the next one at once.
+        nonlocal signals
+        signals += 1
+        server.close(grace=None if signals == 1 else 0)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, server.close)
+            loop.add_signal_handler(signum, stop)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
     bound_host, bound_port = server.address

@@ -52,6 +52,22 @@ class _Closing:
         return self._server.wait_closed().__await__()
 
 
+def _canceller(task: asyncio.Task[Any]) -> Callable[[object], None]:
+    """A done-callback that cancels *task* (a session, once its transfer ended)."""
+
+    def cancel(_: object) -> None:
+        _cancel_once(task)
+
+    return cancel
+
+
+def _cancel_once(task: asyncio.Task[Any]) -> None:
+    """Cancel *task* unless that is already under way (a second cancellation would hit
+    the session's cleanup and leave its connection open)."""
+    if not task.cancelling():
+        task.cancel()
+
+
 class Server:
     """An FTP server (see the seeds' server tutorial for the basic arguments).
 
@@ -84,6 +100,8 @@ class Server:
     :param plugins: plugin names (entry points of group ``anyftp.plugins``) or plugin
         objects: commands, authentication sources, event sinks (see :mod:`anyftp.plugins`).
     :param plugin_options: options by plugin name, e.g. ``{"audit": {"path": "a.log"}}``.
+    :param shutdown_grace: seconds :meth:`close` lets running transfers go on before it
+        aborts them (default 0: at once, as aioftp does).
     :param atomic_uploads: write new uploads under a temporary name and rename them when
         complete, so a failed upload never leaves a truncated file under the target name;
         ``None`` (default) does so for backends that do not discard aborted writes
@@ -125,6 +143,7 @@ class Server:
         plugin_options: dict[str, dict[str, Any]] | None = None,
         mlst_facts: Iterable[str] = DEFAULT_FACTS,
         atomic_uploads: bool | None = None,
+        shutdown_grace: float = 0.0,
     ) -> None:
         if isinstance(users, AbstractUserManager):
             self.user_manager: AbstractUserManager = users
@@ -164,6 +183,7 @@ class Server:
         self.max_login_attempts = max_login_attempts
         self.mlst_facts = tuple(mlst_facts)
         self.atomic_uploads = atomic_uploads
+        self.shutdown_grace = shutdown_grace
         self.plugin_host = PluginHost(self, plugins, plugin_options)
         if not users and self.plugin_host.authenticates:
             # No default anonymous account when the accounts come from plugins.
@@ -172,7 +192,10 @@ class Server:
         self.commands = self.build_commands()
         self.server: asyncio.Server | None = None
         self.sessions: set[Session] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # The task serving each connection, with its session once it has one.
+        self._tasks: dict[asyncio.Task[Any], Session | None] = {}
+        self._shutdown_deadline: float | None = None
+        self._shutdown_timer: asyncio.TimerHandle | None = None
         self._per_address: collections.Counter[str] = collections.Counter()
         self._per_user: collections.Counter[int] = collections.Counter()
         self._user_throttles: dict[int, StreamThrottle] = {}
@@ -358,10 +381,12 @@ class Server:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
         try:
             session = Session(self, reader, writer)
+            if task is not None:
+                self._tasks[task] = session
+                if self._shutdown_deadline is not None:
+                    _cancel_once(task)  # accepted just before close(): 421 at once
             await session.run()
         except asyncio.CancelledError:
             # The server is closing; this task is the top of the session, so ending it
@@ -369,18 +394,53 @@ class Server:
             pass
         finally:
             if task is not None:
-                self._tasks.discard(task)
+                self._tasks.pop(task, None)
 
-    def close(self) -> _Closing:
+    def close(self, grace: float | None = None) -> _Closing:
         """Stop listening and end every session. Await the result (or
-        :meth:`wait_closed`) to wait until all is closed."""
+        :meth:`wait_closed`) to wait until all is closed.
+
+        Sessions without a running transfer end at once (421). Transfers may go on for
+        *grace* seconds (default: ``shutdown_grace``); each session ends as soon as its
+        transfer does, and what still runs after the grace time is aborted (426; an
+        unfinished upload is discarded). Calling again can shorten the grace time, never
+        lengthen it.
+        """
         if self.server is not None:
             self.server.close()
-        for task in list(self._tasks):
-            task.cancel()
+        grace = self.shutdown_grace if grace is None else grace
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if grace <= 0 or loop is None:
+            self._end_sessions()
+        else:
+            deadline = loop.time() + grace
+            if self._shutdown_deadline is None or deadline < self._shutdown_deadline:
+                self._shutdown_deadline = deadline
+                if self._shutdown_timer is not None:
+                    self._shutdown_timer.cancel()
+                self._shutdown_timer = loop.call_at(deadline, self._end_sessions)
+            for task, session in list(self._tasks.items()):
+                active = None if session is None else session.active
+                if active is None or active.done():
+                    _cancel_once(task)
+                else:
+                    active.add_done_callback(_canceller(task))
         if self._closed is not None:
             self._closed.set()
         return _Closing(self)
+
+    def _end_sessions(self) -> None:
+        """End every session now, aborting its transfer first (426, then 421)."""
+        if self._shutdown_deadline is None:
+            self._shutdown_deadline = 0.0  # connections still arriving are ended too
+        for task, session in list(self._tasks.items()):
+            active = None if session is None else session.active
+            if active is not None and not active.done():
+                active.cancel()
+            _cancel_once(task)
 
     async def wait_closed(self) -> None:
         """Wait until the listener and every session are closed, then release storage."""
@@ -388,7 +448,12 @@ class Server:
             await self.server.wait_closed()
         tasks = list(self._tasks)
         if tasks:
-            await asyncio.wait(tasks, timeout=10)
+            remaining = 0.0
+            if self._shutdown_deadline is not None:
+                remaining = max(0.0, self._shutdown_deadline - asyncio.get_running_loop().time())
+            await asyncio.wait(tasks, timeout=remaining + 10)
+        if self._shutdown_timer is not None:
+            self._shutdown_timer.cancel()
         await self.plugin_host.close()
         if not self._state_closed:
             self._state_closed = True

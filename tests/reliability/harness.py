@@ -1,0 +1,204 @@
+"""The pieces the reliability tests are built from: servers in a thread or a process,
+bounded waits, and the server process's memory and descriptors (read from ``/proc``)."""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anyftp.server import Server
+
+TIMEOUT = 10.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT, what: str = "") -> None:
+    """Poll *condition* until it holds; fail after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+class ThreadedServer:
+    """An anyftp Server serving from its own event loop in a daemon thread."""
+
+    def __init__(self, server: Server, host: str = "127.0.0.1") -> None:
+        self.server = server
+        self.host = host
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, name="reliability-server", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.server.start(self.host, 0))
+            self.port = self.server.server_port
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def start(self) -> ThreadedServer:
+        self.thread.start()
+        assert self._ready.wait(TIMEOUT), "server did not start"
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def call(self, fn: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+        """Run *fn* on the server's loop (awaiting what it returns) and give the result."""
+
+        async def runner() -> Any:
+            result = fn()
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            return result
+
+        return asyncio.run_coroutine_threadsafe(runner(), self.loop).result(timeout)
+
+    def sessions(self) -> int:
+        return int(self.call(lambda: len(self.server.sessions)))
+
+    def wait_no_sessions(self, timeout: float = TIMEOUT) -> None:
+        wait_for(lambda: self.sessions() == 0, timeout, "every session to end")
+
+    def close(self, grace: float | None = None) -> None:
+        """Start closing the server (returns at once; see :meth:`wait_closed`)."""
+        self.loop.call_soon_threadsafe(lambda: self.server.close(grace))
+
+    def wait_closed(self, timeout: float = 30.0) -> None:
+        self.call(self.server.wait_closed, timeout)
+
+    def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            await self.server.close(0)
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "server thread did not stop"
+
+    def ftp(self, login: bool = True) -> ftplib.FTP:
+        client = ftplib.FTP()
+        client.connect(self.host, self.port, timeout=TIMEOUT)
+        if login:
+            client.login()
+        return client
+
+
+# --- a server in a child process ---------------------------------------------------------
+
+_SERVING = re.compile(r"serving ftps?://\[?([^\]/]+?)\]?:(\d+)/")
+
+
+class CliServer:
+    """``python -m anyftp serve ARGS --port 0`` as a child process."""
+
+    def __init__(self, arguments: list[str], cwd: Path, log: Path) -> None:
+        self.log_path = log
+        self._log = log.open("wb")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "anyftp", "serve", "--port", "0", *arguments],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+        )
+        self.host, self.port = self._read_address()
+
+    def _read_address(self) -> tuple[str, int]:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 20
+        buffered = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in buffered:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    self.kill()
+                    raise AssertionError(f"server did not start: {self.log()}")
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    self.kill()
+                    raise AssertionError(f"server exited: {self.log()}")
+                buffered += chunk
+        match = _SERVING.search(buffered.decode("utf-8", "replace"))
+        assert match is not None, buffered
+        return match.group(1), int(match.group(2))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text("utf-8", "replace")[-4000:]
+
+    def rss(self) -> int:
+        """Resident memory of the server process, in bytes."""
+        return rss_of(self.pid)
+
+    def fds(self) -> int:
+        """Open file descriptors of the server process."""
+        return fds_of(self.pid)
+
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+
+    def close(self) -> None:
+        self.kill()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._log.close()
+
+    def ftp(self, login: bool = True) -> ftplib.FTP:
+        client = ftplib.FTP()
+        client.connect(self.host, self.port, timeout=TIMEOUT)
+        if login:
+            client.login()
+        return client
+
+
+def rss_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")  # pragma: no cover
+
+
+def fds_of(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
