@@ -309,6 +309,21 @@ def render_markdown(
         problems += [
             f"client {name}: {error}" for name, error in clients.get("errors", {}).items() if error
         ]
+    busiest = max(
+        (
+            (value, key.removeprefix("generator_busy_"), name)
+            for name in columns
+            for key, value in servers[name]["median"].items()
+            if key.startswith("generator_busy_")
+        ),
+        default=None,
+    )
+    if busiest is not None:
+        out += [
+            "",
+            f"Load generator: at most {busiest[0]:.0%} of one CPU busy (line `{busiest[1]}` "
+            f"against {busiest[2]}); well under 100 % means the servers set the pace.",
+        ]
     s3 = result.get("s3")
     if s3 and s3.get("markdown"):
         out += ["", str(s3["markdown"])]

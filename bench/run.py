@@ -23,6 +23,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -221,7 +222,11 @@ class Contender:
     ) -> None:
         assert self.server is not None
         progress(f"{self.kind.name}: round {index + 1}/{config.repeat}")
-        probes: list[LineProbe] = [RssProbe(self.server.pid), CpuProbe(self.server.pid)]
+        probes: list[LineProbe] = [
+            RssProbe(self.server.pid),
+            CpuProbe(self.server.pid),
+            GeneratorProbe(),
+        ]
         if profile is not None:
             profiler = LineProfiler(self.server.pid, profile, self.kind.name)
             profiler.round = index + 1
@@ -235,6 +240,23 @@ class Contender:
     def finish(self) -> dict[str, Any]:
         self.info["median"] = {k: median(v) for k, v in self.info["samples"].items()}
         return self.info
+
+
+class GeneratorProbe:
+    """How busy the load generator (this process) was during a line: CPU ÷ wall time.
+
+    Near 1.0 would mean the generator, not the server, set the pace of that line.
+    """
+
+    def __init__(self) -> None:
+        self._cpu = self._wall = 0.0
+
+    def begin(self, key: str) -> None:
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
+
+    def end(self, key: str) -> dict[str, float]:
+        wall = time.perf_counter() - self._wall
+        return {f"generator_busy_{key}": (time.process_time() - self._cpu) / max(wall, 1e-9)}
 
 
 class Probes:
