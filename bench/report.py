@@ -322,7 +322,8 @@ def render_markdown(
         out += [
             "",
             f"Load generator: at most {busiest[0]:.0%} of one CPU busy (line `{busiest[1]}` "
-            f"against {busiest[2]}); well under 100 % means the servers set the pace.",
+            f"against {busiest[2]}; process CPU time, which leaves out kernel network work "
+            "done in softirq context).",
         ]
     s3 = result.get("s3")
     if s3 and s3.get("markdown"):
