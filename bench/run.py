@@ -1,11 +1,12 @@
 """Run the anyftp benchmark suite: ``python bench/run.py [--smoke] [options]``.
 
-Starts each server kind in turn on loopback (its own pinned subprocess), measures the
-same ftpbench-like workload against it from this process (the load generator, pinned to
-the other CPUs), measures the loopback limit the same way, the client libraries against
-one server, and prints the medians with anyftp ÷ peer ratios as a Markdown table. With
-``--json``/``--markdown`` it writes them to files; it always keeps the latest run in
-``bench/results/``. Exit status 0 when every selected server and client was measured.
+Starts every selected server kind on loopback, each in its own subprocess pinned to the
+server CPU, plus a plain-socket reference for the loopback limit. This process is the
+load generator (pinned to the other CPUs): round by round, interleaved across servers,
+it runs the same ftpbench-like workload against each, then measures the client libraries
+against one server. It prints medians with anyftp ÷ peer ratios as Markdown, keeps the
+latest run in ``bench/results/`` and writes ``--json``/``--markdown`` files on request.
+Exit status 0 when every selected server and client was measured.
 """
 
 from __future__ import annotations
