@@ -181,6 +181,28 @@ def register(subparsers: Any) -> None:
         default=1.0,
         help="seconds before answering a failed login (default: 1)",
     )
+    limits.add_argument(
+        "--ban-after",
+        type=int,
+        default=10,
+        metavar="FAILURES",
+        help="failed logins from one address within --ban-window that ban it "
+        "(default: 10; 0 turns bans off)",
+    )
+    limits.add_argument(
+        "--ban-window",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="window for counting failed logins (default: 300)",
+    )
+    limits.add_argument(
+        "--ban-time",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long a banned address is refused (default: 600)",
+    )
     parser.add_argument(
         "-v",
         "--verbose",
@@ -337,6 +359,9 @@ def build_server(args: argparse.Namespace) -> Any:
         socket_timeout=args.socket_timeout,
         shutdown_grace=args.shutdown_grace,
         login_failure_delay=args.login_failure_delay,
+        ban_after_failures=args.ban_after,
+        ban_window=args.ban_window,
+        ban_time=args.ban_time,
         data_ports=_parse_ports(args.passive_ports) if args.passive_ports else None,
         masquerade_address=args.masquerade_address,
         ssl=context if args.implicit_tls else None,

@@ -26,6 +26,7 @@ from ..protocol.framing import MAX_LINE_LENGTH
 from ..protocol.mlsx import DEFAULT_FACTS
 from ..protocol.replies import format_reply
 from ..registry import backend_class_of, resolve_backend
+from .bans import LoginBans
 from .commands import CommandTable
 from .connection import Connection
 from .dataconn import PortPool, plain_host
@@ -97,6 +98,9 @@ class Server:
     :param max_line_length: longest command line accepted.
     :param login_failure_delay: seconds before answering a failed login.
     :param max_login_attempts: failed logins after which the connection is closed.
+    :param ban_after_failures: failed logins from one address within ``ban_window``
+        seconds that ban the address for ``ban_time`` seconds (421 on connect); ``None``
+        or 0 turns banning off (see :mod:`.bans`).
     :param plugins: plugin names (entry points of group ``anyftp.plugins``) or plugin
         objects: commands, authentication sources, event sinks (see :mod:`anyftp.plugins`).
     :param plugin_options: options by plugin name, e.g. ``{"audit": {"path": "a.log"}}``.
@@ -144,6 +148,9 @@ class Server:
         mlst_facts: Iterable[str] = DEFAULT_FACTS,
         atomic_uploads: bool | None = None,
         shutdown_grace: float = 0.0,
+        ban_after_failures: int | None = 10,
+        ban_window: float = 300.0,
+        ban_time: float = 600.0,
     ) -> None:
         if isinstance(users, AbstractUserManager):
             self.user_manager: AbstractUserManager = users
@@ -181,6 +188,7 @@ class Server:
         self.max_line_length = max_line_length
         self.login_failure_delay = login_failure_delay
         self.max_login_attempts = max_login_attempts
+        self.login_bans = LoginBans(ban_after_failures, ban_window, ban_time)
         self.mlst_facts = tuple(mlst_facts)
         self.atomic_uploads = atomic_uploads
         self.shutdown_grace = shutdown_grace
@@ -290,6 +298,8 @@ class Server:
 
     def admit(self, session: Session) -> str | None:
         """Count a new session; the reason to refuse it (421), or None."""
+        if self.login_bans.banned_for(session.client_host):
+            return "too many failed logins from your address, try again later"
         if self.maximum_connections is not None and len(self.sessions) >= self.maximum_connections:
             return "too many connections, try again later"
         address = session.client_host

@@ -1,7 +1,8 @@
 """Login and logout: USER, PASS, QUIT.
 
 A failed login is answered only after ``login_failure_delay`` seconds, and the session is
-closed (421) after ``max_login_attempts`` failures, which makes password guessing slow.
+closed (421) after ``max_login_attempts`` failures, which makes password guessing slow;
+too many failures from one address ban it for a while (:mod:`..bans`).
 The per-user connection limit is checked when the login completes. When an enabled plugin
 is an authentication source, a ``USER`` the static users do not name is answered 331 and
 the password goes to the sources (:meth:`anyftp.plugins.PluginHost.authenticate`).
@@ -71,8 +72,12 @@ async def failed_login(session: Session, info: str, login: str = "") -> None:
     server = session.server
     plugins.login_failed(session, login, info)
     session.login_failures += 1
+    banned = server.login_bans.failed(session.client_host)
     if server.login_failure_delay:
         await asyncio.sleep(server.login_failure_delay)
+    if banned:
+        await session.reply("421", "too many failed logins from your address, closing connection")
+        raise CloseSession
     if server.max_login_attempts and session.login_failures >= server.max_login_attempts:
         await session.reply("421", "too many failed login attempts, closing connection")
         raise CloseSession
