@@ -565,3 +565,42 @@ async def test_a_plain_function_source_runs_off_the_event_loop(
     server = await start_server(users=[], plugins=[Blocking()])
     assert await in_thread(lambda: whoami(server, "frank", "pw")) == "first"
     assert threads and loop_thread not in threads
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def test_a_plugin_overrides_a_command_on_its_server_only(start_server: StartServer) -> None:
+    from anyftp.server import CommandSpec, CommandTable, Session
+
+    class Configured:
+        def __init__(self, greeting: str) -> None:
+            self.greeting = greeting
+
+        @hookimpl
+        def anyftp_register_commands(self, table: CommandTable) -> None:
+            async def noop(session: Session, argument: str) -> None:
+                await session.reply("200", self.greeting)
+
+            table.add(CommandSpec("NOOP", login=False, help="a friendlier NOOP"), noop)
+
+    class Factory:
+        name = "friendly"
+
+        @hookimpl
+        def anyftp_configure(self, options: dict[str, Any]) -> Configured:
+            return Configured(options.get("greeting", "hi"))
+
+    friendly = await start_server(
+        plugins=[Factory()], plugin_options={"friendly": {"greeting": "still here"}}
+    )
+    plain = await start_server()
+
+    def noop(server: anyftp.Server) -> str:
+        ftp = connect(server)
+        reply = ftp.sendcmd("NOOP")
+        ftp.quit()
+        return reply
+
+    assert await in_thread(lambda: noop(friendly)) == "200 still here"
+    assert await in_thread(lambda: noop(plain)) != "200 still here"
