@@ -128,7 +128,8 @@ def anyftp_authenticate(
 
     Only when some enabled plugin implements this hook does ``USER`` for a name the static
     list does not hold answer ``331`` (password required); the password then goes to the
-    sources. A source that raises or exceeds ``hook_timeout`` is logged and counts as
+    sources. A server given no users (``None`` or empty) then has no default anonymous
+    account. A source that raises or exceeds ``hook_timeout`` is logged and counts as
     ``None``. The returned user's ``base_path``, ``home_path``, ``permissions`` and limits
     apply to the session; return the same ``User`` object for the same account while it
     is unchanged, since per-user connection and speed limits are counted per object.
