@@ -4,7 +4,9 @@ Safe defaults: it listens on 127.0.0.1:2121, serves the current directory throug
 ``local`` backend, and lets anonymous users read but not write (``--write`` allows it).
 ``--user login:password`` and ``--users-file`` add accounts (the file is TOML or JSON
 with hashed passwords from ``--hash-password``); when accounts are given, anonymous
-access is off unless ``--anonymous`` turns it on.
+access is off unless ``--anonymous`` turns it on. ``--plugin NAME`` enables an installed
+server plugin (options: ``--plugin-option NAME.KEY=VALUE``); with an authentication
+plugin, too, anonymous access is off unless asked for.
 """
 
 from __future__ import annotations
