@@ -78,7 +78,6 @@ AUTH_THREADS = 4
 #: Entry-point group for ``anyftp`` sub-commands that plugins add (``anyftp users``).
 CLI_GROUP = "anyftp.cli"
 
-_HOST_OPTIONS = ("hook_timeout", "queue_size")
 _CLOSED = object()
 
 
