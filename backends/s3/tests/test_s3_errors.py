@@ -130,3 +130,18 @@ async def test_upload_whose_part_fails_is_aborted_and_leaves_nothing(
     assert listing.get("KeyCount", 0) == 0
     uploads = await s3_admin.list_multipart_uploads(Bucket=bucket)
     assert uploads.get("Uploads", []) == []
+
+
+async def test_throttled_part_upload_is_sent_again_whole(
+    flaky: FlakyEndpoint, flaky_io: S3PathIO, s3_admin: Any, bucket: str
+) -> None:
+    first, second = b"a" * (5 * 1024 * 1024), b"b" * (3 * 1024 * 1024)
+    async with flaky_io.open(P("f"), "wb") as file:
+        flaky.fail(1, 503, "SlowDown")  # hits CreateMultipartUpload or the first part
+        await file.write(first)
+        flaky.fail(1, 503, "SlowDown")  # hits the last part or the completion
+        await file.write(second)
+    assert flaky.failed == 2
+    reply = await s3_admin.get_object(Bucket=bucket, Key="f")
+    async with reply["Body"] as body:
+        assert await body.read() == first + second

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import logging
 import random
 from collections import Counter
@@ -136,8 +137,11 @@ class S3State:
         if key is not None:
             params["Key"] = key
         attempt = 0
+        body = params.get("Body")
         while True:
             self.requests[operation] += 1
+            if isinstance(body, io.IOBase):
+                body.seek(0)  # a retry sends the whole body again
             try:
                 client = await self.client()
                 method = getattr(client, operation)

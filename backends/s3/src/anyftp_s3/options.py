@@ -121,6 +121,10 @@ class S3Options:
 
 def _convert(name: str, annotation: str, value: Any) -> Any:
     if not isinstance(value, str):
+        if annotation.startswith("str") and isinstance(value, int | float):
+            return str(value)  # a bucket or prefix that looked like a number on the CLI
+        if annotation == "str" and value is None:
+            raise TypeError(f"s3 backend: option {name!r} must be text, not None")
         return value
     try:
         if annotation.startswith("int"):
@@ -136,6 +140,6 @@ def _convert(name: str, annotation: str, value: Any) -> Any:
         raise ValueError(
             f"s3 backend: option {name!r} expects {annotation}, got {value!r}"
         ) from None
-    if annotation.endswith("| None") and value.lower() in ("", "none"):
+    if annotation.endswith("| None") and value.lower() in ("", "none", "null"):
         return None
     return value

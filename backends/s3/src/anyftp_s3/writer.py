@@ -36,6 +36,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from .body import PartBody
 from .client import S3State
 from .options import MAX_PARTS, MIN_PART_SIZE
 from .ranges import http_range, split_range
@@ -192,8 +193,8 @@ class S3Writer:
             if whole <= self.state.options.part_size_for(self._next_part):
                 if tail_end > tail_start:
                     self._buffer += await self._download(tail_start, tail_end)
-                body, self._buffer = bytes(self._buffer), bytearray()
-                await self.state.call("put_object", key=self.key, Body=body)
+                body, self._buffer = self._buffer, bytearray()  # handed over, not copied
+                await self.state.call("put_object", key=self.key, Body=PartBody(body))
                 return
         if tail_end > tail_start:
             if 0 < len(self._buffer) < MIN_PART_SIZE:
@@ -227,7 +228,7 @@ class S3Writer:
         return number
 
     async def _flush_buffer(self) -> None:
-        body, self._buffer = bytes(self._buffer), bytearray()
+        body, self._buffer = self._buffer, bytearray()  # handed over, not copied
         upload_id = await self._start_upload()
         number = self._take_part_number()
         await self._submit(self._upload_part(upload_id, number, body))
@@ -263,9 +264,9 @@ class S3Writer:
         while self._tasks:
             await self._wait_one()
 
-    async def _upload_part(self, upload_id: str, number: int, body: bytes) -> None:
+    async def _upload_part(self, upload_id: str, number: int, body: bytearray) -> None:
         response = await self.state.call(
-            "upload_part", key=self.key, UploadId=upload_id, PartNumber=number, Body=body
+            "upload_part", key=self.key, UploadId=upload_id, PartNumber=number, Body=PartBody(body)
         )
         self._record(number, response)
 
