@@ -529,3 +529,19 @@ async def test_backend_is_found_by_entry_point_name() -> None:
     from anyftp.registry import get_backend
 
     assert get_backend("s3") is S3PathIO
+
+
+async def test_users_base_path_exists_without_anything_stored_under_it(
+    s3_state: S3State, s3_admin: Any, bucket: str
+) -> None:
+    home = S3PathIO(state=s3_state, root=P("/home/bob"))
+    assert await home.is_dir(P("/home/bob"))
+    assert await home.list(P("/home/bob")) == []
+    await home.mkdir(P("/home/bob/docs"))
+    with pytest.raises(PathIOError) as info:
+        await home.rmdir(P("/home/bob"))
+    assert isinstance(cause_of(info), PermissionError)
+    with pytest.raises(PathIOError):
+        await home.stat(P("/home/alice"))  # outside bob's root
+    assert not await S3PathIO(state=s3_state).is_dir(P("/home/carol"))
+    assert await keys_in(s3_admin, bucket) == ["home/bob/docs/"]

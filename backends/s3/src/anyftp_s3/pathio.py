@@ -4,7 +4,9 @@ Paths map to keys as :mod:`anyftp_s3.keys` describes. Directories are key prefix
 zero-byte ``name/`` marker objects written by MKD, so an empty directory survives; a
 directory that exists only because keys live under it (uploaded by other tools) is a
 directory too. When the last entry of a directory is removed and the directory has no
-marker, a marker is written so the directory does not vanish under the user.
+marker, a marker is written so the directory does not vanish under the user. The top of
+the prefix and the instance's ``root`` (the user's ``base_path``) always exist, so a new
+account needs nothing created in the bucket first.
 
 A name that is both an object and a prefix (possible when other tools write the bucket)
 is listed once, as a directory. Listings come from ``ListObjectsV2`` pages with the
@@ -123,8 +125,19 @@ class S3PathIO(AbstractPathIO):
 
     # --- helpers --------------------------------------------------------------------------
 
+    def _home_prefixes(self) -> tuple[str, ...]:
+        """Directory prefixes that always exist: the top of the bucket prefix and the
+        user's ``root`` (the server's ``base_path``), even with no key under them."""
+        keys = self.s3.keys
+        if self.root is None:
+            return (keys.prefix,)
+        return (keys.prefix, keys.dir_prefix(self.root))
+
+    def _is_home(self, path: PurePath) -> bool:
+        return self.s3.keys.dir_prefix(path) in self._home_prefixes()
+
     async def _dir_exists(self, dir_prefix: str) -> bool:
-        if dir_prefix == self.s3.keys.prefix:
+        if dir_prefix in self._home_prefixes():
             return True
         return await self.s3.prefix_has_keys(dir_prefix)
 
@@ -152,7 +165,7 @@ class S3PathIO(AbstractPathIO):
 
     async def _keep_dir(self, dir_prefix: str | None) -> None:
         """Write the marker of a marker-less directory that has just become empty."""
-        if dir_prefix is None or dir_prefix == self.s3.keys.prefix:
+        if dir_prefix is None or dir_prefix in self._home_prefixes():
             return
         if not await self.s3.prefix_has_keys(dir_prefix):
             await self.s3.call("put_object", key=dir_prefix, Body=b"")
@@ -172,7 +185,7 @@ class S3PathIO(AbstractPathIO):
 
     async def exists(self, path: PurePath) -> bool:
         keys = self.s3.keys
-        if keys.is_top(path):
+        if self._is_home(path):
             return True
         if await self.s3.head(keys.key(path)) is not None:
             return True
@@ -180,7 +193,7 @@ class S3PathIO(AbstractPathIO):
 
     async def is_file(self, path: PurePath) -> bool:
         keys = self.s3.keys
-        if keys.is_top(path):
+        if self._is_home(path):
             return False
         return await self.s3.head(keys.key(path)) is not None
 
@@ -189,7 +202,7 @@ class S3PathIO(AbstractPathIO):
 
     async def stat(self, path: PurePath) -> StatLike:
         keys = self.s3.keys
-        if keys.is_top(path):
+        if self._is_home(path):
             return PathStat.for_dir(0.0)
         head = await self.s3.head(keys.key(path))
         if head is not None:
@@ -221,7 +234,7 @@ class S3PathIO(AbstractPathIO):
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 break
-        if not found and not keys.is_top(path):
+        if not found and not self._is_home(path):
             if await self.s3.head(keys.key(path)) is not None:
                 raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
             raise FileNotFoundError(errno.ENOENT, "no such directory", str(path))
@@ -233,7 +246,7 @@ class S3PathIO(AbstractPathIO):
 
     async def mkdir(self, path: PurePath, *, parents: bool = False, exist_ok: bool = False) -> None:
         keys = self.s3.keys
-        if keys.is_top(path):
+        if self._is_home(path):
             if exist_ok:
                 return
             raise FileExistsError(errno.EEXIST, "directory exists", str(path))
@@ -265,7 +278,7 @@ class S3PathIO(AbstractPathIO):
 
     async def rmdir(self, path: PurePath) -> None:
         keys = self.s3.keys
-        if keys.is_top(path):
+        if self._is_home(path):
             raise PermissionError(errno.EBUSY, "can not remove the top directory", str(path))
         dir_prefix = keys.dir_prefix(path)
         page = await self.s3.list_page(dir_prefix, max_keys=2)
@@ -281,7 +294,7 @@ class S3PathIO(AbstractPathIO):
 
     async def unlink(self, path: PurePath) -> None:
         keys = self.s3.keys
-        if keys.is_top(path):
+        if self._is_home(path):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         key = keys.key(path)
         if await self.s3.head(key) is None:
@@ -293,9 +306,9 @@ class S3PathIO(AbstractPathIO):
 
     async def rename(self, source: PurePath, destination: PurePath) -> None:
         keys = self.s3.keys
-        if keys.is_top(source):
+        if self._is_home(source):
             raise PermissionError(errno.EBUSY, "can not rename the top directory", str(source))
-        if keys.is_top(destination):
+        if self._is_home(destination):
             raise FileExistsError(
                 errno.EEXIST, "destination is the top directory", str(destination)
             )
@@ -390,7 +403,7 @@ class S3PathIO(AbstractPathIO):
 
     async def _open(self, path: PurePath, mode: str) -> S3File:
         keys = self.s3.keys
-        if keys.is_top(path):
+        if self._is_home(path):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         key = keys.key(path)
         if mode == "rb+":
