@@ -133,6 +133,7 @@ class PathStat:
 _WRAPPED_PATH_METHODS: dict[str, int] = {
     "exists": 1, "is_dir": 1, "is_file": 1, "mkdir": 1, "rmdir": 1, "unlink": 1,
     "stat": 1, "list_with_stats": 1, "rename": 2, "set_mtime": 1, "chmod": 1, "_open": 1,
+    "list_names_with_stats": 1,
 }
 _WRAPPED_FILE_METHODS = ("read", "write", "seek", "close", "abort")
 
@@ -356,6 +357,19 @@ class AbstractPathIO:
                     continue  # removed between list and stat
                 raise
         return result
+
+    async def list_names_with_stats(self, path: PurePath
+                                    ) -> builtins.list[tuple[str, StatLike]]:
+        """Entries of directory *path* as ``(name, stat)`` pairs: what a listing needs.
+
+        Optional. The default takes the names from :meth:`list_with_stats`; a backend that
+        gets names straight from storage (``os.scandir``) overrides it so a listing of many
+        entries builds no path object per entry. Errors as :meth:`list_with_stats`.
+        """
+        return [
+            (child.name if isinstance(child, PurePath) else PurePath(child).name, info)
+            for child, info in await self.list_with_stats(path)
+        ]
 
     async def set_mtime(self, path: PurePath, mtime: float) -> None:
         """Set the modification time (only if ``capabilities.set_mtime``)."""

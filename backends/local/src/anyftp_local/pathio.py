@@ -103,18 +103,35 @@ class PathIO(AbstractPathIO):
 
         return AsyncLister(entries())
 
-    async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
-        base = pathlib.Path(path)
-        result: builtins.list[tuple[PurePath, StatLike]] = []
+    def _scan(self, path: PurePath) -> builtins.list[tuple[str, StatLike]]:
+        """``(name, stat)`` of the visible entries of *path*, in one ``os.scandir``."""
+        root = self.root
+        result: builtins.list[tuple[str, StatLike]] = []
+        append = result.append
         with os.scandir(path) as iterator:
             for entry in iterator:
-                if not self._visible(base, entry):
+                # A symlink leading outside the root is not shown (d_type: no syscall).
+                if (
+                    root is not None
+                    and entry.is_symlink()
+                    and not is_inside_resolved(entry.path, root)
+                ):
                     continue
                 try:
-                    result.append((base / entry.name, entry.stat()))
+                    append((entry.name, entry.stat()))
                 except FileNotFoundError:
                     continue  # removed while listing, or a dangling symlink
         return result
+
+    async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
+        base = pathlib.Path(path)
+        return [(base / name, info) for name, info in self._scan(path)]
+
+    async def list_names_with_stats(self, path: PurePath) -> builtins.list[tuple[str, StatLike]]:
+        if type(self).list_with_stats is not PathIO.list_with_stats:
+            # A subclass changed what is listed: take its entries.
+            return await AbstractPathIO.list_names_with_stats(self, path)
+        return self._scan(path)
 
     async def set_mtime(self, path: PurePath, mtime: float) -> None:
         st = os.stat(path)

@@ -372,6 +372,33 @@ class ListingConformance(BackendFixtures):
             await write_bytes(path_io, base / name, name.encode())
         assert names_of(await path_io.list(base)) == expected
         assert names_of(p for p, _ in await path_io.list_with_stats(base)) == expected
+        named = await path_io.list_names_with_stats(base)
+        assert {name for name, _ in named} == expected
+        assert {name: info.st_size for name, info in named} == {n: len(n) for n in expected}
+
+    async def test_list_names_with_stats_agrees_with_list_with_stats(
+        self, path_io: AbstractPathIO, base: PurePath
+    ) -> None:
+        await self._populate(path_io, base)
+        named = await path_io.list_names_with_stats(base)
+        assert all(isinstance(name, str) for name, _ in named)
+        by_path = {p.name: info for p, info in await path_io.list_with_stats(base)}
+        assert sorted(name for name, _ in named) == sorted(by_path) == ["one", "sub", "two"]
+        for name, info in named:
+            assert stat_module.S_IFMT(info.st_mode) == stat_module.S_IFMT(by_path[name].st_mode)
+            assert info.st_size == by_path[name].st_size or stat_module.S_ISDIR(info.st_mode)
+        below = await path_io.list_names_with_stats(base / "sub")
+        assert [(name, info.st_size) for name, info in below] == [("deeper", 3)]
+
+    async def test_list_names_with_stats_fails_as_list_with_stats(
+        self, path_io: AbstractPathIO, base: PurePath
+    ) -> None:
+        assert await path_io.list_names_with_stats(base) == []
+        with raises_path_io_error(FileNotFoundError):
+            await path_io.list_names_with_stats(base / "missing")
+        await write_bytes(path_io, base / "file", b"data")
+        with raises_path_io_error(NotADirectoryError):
+            await path_io.list_names_with_stats(base / "file")
 
 
 class RenameConformance(BackendFixtures):

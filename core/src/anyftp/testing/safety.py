@@ -53,6 +53,7 @@ def _operations(
         "list (await)": list_awaited,
         "list (async for)": list_iterated,
         "list_with_stats": lambda: path_io.list_with_stats(outside),
+        "list_names_with_stats": lambda: path_io.list_names_with_stats(outside),
         "rename (source)": lambda: path_io.rename(outside, inside / "moved-in"),
         "rename (destination)": lambda: path_io.rename(inside / "file", outside),
         "rename (keywords)": lambda: path_io.rename(source=inside / "file", destination=outside),

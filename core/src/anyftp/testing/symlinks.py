@@ -100,6 +100,7 @@ class SymlinkConformance(BackendFixtures):
         visible = {"real", "in-link"}
         assert names_of(await rooted.list(root)) == visible
         assert names_of(p for p, _ in await rooted.list_with_stats(root)) == visible
+        assert {name for name, _ in await rooted.list_names_with_stats(root)} == visible
         everything = names_of(await path_io.list(root))  # no root: the links are shown
         assert everything >= visible | {"out-file", "out-dir", "out-sub", "dangling"}
 
