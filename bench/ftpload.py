@@ -2,11 +2,11 @@
 possible, the same code against every server.
 
 Control connections use asyncio streams (replies are small). Data connections are plain
-non-blocking sockets driven with ``loop.sock_recv_into`` into one shared, reusable sink
-buffer (RETR, MLSD) and ``loop.sock_sendfile`` from a local file (STOR), so the
-generator's cost per byte is one system call per large chunk and it is not the
-bottleneck. Every transfer checks the byte count, so a server that fails a transfer can
-not look fast.
+non-blocking sockets. A received stream (RETR) is drained by one reader callback and, on
+Linux, discarded in the kernel (``MSG_TRUNC``, no copy), elsewhere read into one shared
+buffer; a sent file (STOR) goes out with ``loop.sock_sendfile``. So the generator's cost
+per byte is one system call per large chunk and it is not the bottleneck. Every transfer
+checks the byte count, so a server that fails a transfer can not look fast.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import os
 import re
 import socket
+import sys
 from pathlib import Path
 
 __all__ = ("FtpError", "FtpSession", "Sink", "receive_all", "connect_data")
@@ -41,16 +42,44 @@ class Sink:
         self.view = memoryview(bytearray(size))
 
 
+#: Linux discards TCP data received with MSG_TRUNC without copying it to user space:
+#: the generator then costs the server's peer as little as a receiver can.
+DISCARD_FLAGS = socket.MSG_TRUNC if sys.platform.startswith("linux") else 0
+
+
 async def receive_all(sock: socket.socket, sink: Sink) -> int:
-    """Read *sock* to its end into *sink*; return the number of bytes."""
+    """Read the connected non-blocking *sock* to its end; return the number of bytes.
+
+    One reader callback stays registered and drains the socket on each wake-up (no
+    future per chunk); on Linux the bytes are discarded in the kernel (MSG_TRUNC),
+    elsewhere they land in the shared *sink*.
+    """
     loop = asyncio.get_running_loop()
-    view = sink.view
+    done: asyncio.Future[int] = loop.create_future()
+    view, size, flags = sink.view, len(sink.view), DISCARD_FLAGS
     total = 0
-    while True:
-        count = await loop.sock_recv_into(sock, view)
-        if not count:
-            return total
-        total += count
+
+    def readable() -> None:
+        nonlocal total
+        try:
+            while True:
+                count = sock.recv_into(view, size, flags)
+                if not count:
+                    if not done.done():
+                        done.set_result(total)
+                    return
+                total += count
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            if not done.done():
+                done.set_exception(exc)
+
+    loop.add_reader(sock.fileno(), readable)
+    try:
+        return await done
+    finally:
+        loop.remove_reader(sock.fileno())
 
 
 async def connect_data(host: str, port: int) -> socket.socket:

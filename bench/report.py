@@ -190,12 +190,17 @@ def verdicts(
 
     peer = servers.get("pyftpdlib", {}).get("median", {})
     if peer:
+        judged = [
+            line
+            for line in server_lines
+            if line.ftpbench and ours.get(line.key) is not None and line.key in peer
+        ]
         lost = [
             line.label
-            for line in server_lines
-            if line.ftpbench and not wins(line, ratio(ours.get(line.key), peer.get(line.key)))
+            for line in judged
+            if not wins(line, ratio(ours.get(line.key), peer.get(line.key)))
         ]
-        total = sum(1 for line in server_lines if line.ftpbench)
+        total = len(judged)
         out.append(
             f"{primary} beats pyftpdlib on {total - len(lost)}/{total} ftpbench lines: "
             f"{mark(not lost)}" + (f" (loses: {'; '.join(lost)})" if lost else "")

@@ -122,7 +122,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--s3",
         choices=["auto", "yes", "no"],
         default="auto",
-        help="run bench/s3_bench.py too (auto: when it exists and not --smoke)",
+        help="run bench/s3_bench.py too (auto: when it exists, in a full run)",
     )
     parser.add_argument(
         "--profile",
@@ -358,7 +358,8 @@ def measure_clients(
 def run_s3(args: argparse.Namespace, config: BenchConfig) -> dict[str, Any] | None:
     """Call ``bench/s3_bench.py``'s ``run()`` when it exists (written with the S3 backend)."""
     path = HERE / "s3_bench.py"
-    wanted = args.s3 == "yes" or (args.s3 == "auto" and not args.smoke)
+    full_run = not args.smoke and not args.lines and args.servers == ",".join(KINDS)
+    wanted = args.s3 == "yes" or (args.s3 == "auto" and full_run)
     if not wanted or not path.exists():
         return None
     spec = importlib.util.spec_from_file_location("s3_bench", path)
