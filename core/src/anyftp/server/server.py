@@ -348,6 +348,9 @@ class Server:
         if inspect.isawaitable(self._backend_state):
             self._backend_state = await self._backend_state
         self._closed = asyncio.Event()
+        if self.ssl is not None and self.socket_timeout is not None:
+            # A client that connects and never finishes the handshake is dropped.
+            kwargs.setdefault("ssl_handshake_timeout", self.socket_timeout)
         self.server = await asyncio.start_server(
             self._serve_client, host, port, ssl=self.ssl, **kwargs
         )

@@ -377,17 +377,20 @@ class Session:
             pass
 
     async def _next_line(self) -> bytes | None:
-        while not self.lines:
+        # The idle time runs until a whole command line has arrived, not per read, so a
+        # client dribbling a byte now and then can not hold the session open.
+        if not self.lines:
             idle = None if self.transfer_running else self.server.idle_timeout
             async with asyncio.timeout(idle) as timer:
                 self._idle = timer
                 try:
-                    data = await self.reader.read(_READ_SIZE)
+                    while not self.lines:
+                        data = await self.reader.read(_READ_SIZE)
+                        if not data:
+                            return None
+                        self.lines.extend(self.framing.feed(data))
                 finally:
                     self._idle = None
-            if not data:
-                return None
-            self.lines.extend(self.framing.feed(data))
         return self.lines.popleft()
 
     @property
@@ -546,7 +549,8 @@ class Session:
             async with asyncio.timeout(2):
                 await self.writer.wait_closed()
         except (Exception, asyncio.CancelledError):
-            pass
+            # Replies the client never read keep a closing transport open: drop it.
+            self.writer.transport.abort()
         logger.info(
             "session closed from %s:%s user=%s seconds=%.1f",
             self.client_host,
@@ -562,9 +566,17 @@ class Session:
         if self.lines or self.framing.pending:
             # Commands sent in clear after AUTH would be taken as protected: refuse.
             raise CloseSession
-        async with asyncio.timeout(self.server.socket_timeout or 60):
-            await self.writer.drain()
-            await self.writer.start_tls(context)
+        try:
+            async with asyncio.timeout(self.server.socket_timeout or 60):
+                await self.writer.drain()
+                await self.writer.start_tls(context)
+        except (TimeoutError, ssl.SSLError, OSError) as exc:
+            # Half a handshake leaves nothing usable: end the session, drop the connection.
+            logger.debug(
+                "TLS handshake with %s:%s failed: %r", self.client_host, self.client_port, exc
+            )
+            self.writer.transport.abort()
+            raise CloseSession from None
         self.tls_control = True
 
 
