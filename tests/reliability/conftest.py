@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 import anyftp
+from anyftp.registry import backend_class_of, resolve_backend
 from anyftp.server import Server
 
 from .harness import TIMEOUT, CliServer, ThreadedServer
@@ -34,7 +36,9 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., ThreadedServer]]:
         options.setdefault("socket_timeout", TIMEOUT)
         options.setdefault("wait_future_timeout", TIMEOUT)
         if "users" not in options:
-            base = tmp_path if options.get("path_io_factory", "local") == "local" else "/"
+            # A backend on the real filesystem is jailed in tmp_path, never "/".
+            backend = backend_class_of(resolve_backend(options.get("path_io_factory", "local")))
+            base = tmp_path if issubclass(backend.path_class, pathlib.Path) else "/"
             options["users"] = [
                 anyftp.User(base_path=base, permissions=[anyftp.Permission("/", writable=True)])
             ]
@@ -54,9 +58,11 @@ def cli_server(tmp_path: Path) -> Iterator[Callable[..., CliServer]]:
         pytest.skip("needs /proc (Linux) to watch the server process")
     running: list[CliServer] = []
 
-    def factory(*arguments: str, cwd: Path | None = None) -> CliServer:
+    def factory(
+        *arguments: str, cwd: Path | None = None, preexec: Callable[[], None] | None = None
+    ) -> CliServer:
         log = tmp_path / f"server-{len(running)}.log"
-        server = CliServer(list(arguments), cwd or tmp_path, log)
+        server = CliServer(list(arguments), cwd or tmp_path, log, preexec)
         running.append(server)
         return server
 

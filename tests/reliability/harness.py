@@ -119,7 +119,13 @@ _SERVING = re.compile(r"serving ftps?://\[?([^\]/]+?)\]?:(\d+)/")
 class CliServer:
     """``python -m anyftp serve ARGS --port 0`` as a child process."""
 
-    def __init__(self, arguments: list[str], cwd: Path, log: Path) -> None:
+    def __init__(
+        self,
+        arguments: list[str],
+        cwd: Path,
+        log: Path,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:
         self.log_path = log
         self._log = log.open("wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -129,6 +135,7 @@ class CliServer:
             stdout=subprocess.PIPE,
             stderr=self._log,
             env=env,
+            preexec_fn=preexec,
         )
         self.host, self.port = self._read_address()
 

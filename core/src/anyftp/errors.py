@@ -181,8 +181,9 @@ def reply_for_path_error(exc: BaseException) -> tuple[str, str]:
     """Map a storage exception (a :class:`PathIOError` or the raw one) to ``(code, text)``.
 
     Permanent conditions (missing, exists, not a directory, permission) get 550/553;
-    a full disk gets 452; anything transient (timeouts, unreachable storage) gets 451,
-    so the client knows it may try again.
+    a full disk gets 452 and a file over the storage's size limit (EFBIG) 552; anything
+    transient (timeouts, unreachable storage) gets 451, so the client knows it may try
+    again.
     """
     cause: BaseException | None = exc
     if isinstance(exc, PathIOError) and not isinstance(exc, PathOutsideRootError):
@@ -206,6 +207,8 @@ def reply_for_path_error(exc: BaseException) -> tuple[str, str]:
     if isinstance(cause, OSError):
         if cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return "452", "insufficient storage space"
+        if cause.errno == errno.EFBIG:
+            return "552", "file too large for the storage"
         if cause.errno == errno.ENOTEMPTY:
             return "550", "directory not empty"
         if cause.errno == errno.ENAMETOOLONG:
