@@ -545,3 +545,15 @@ async def test_users_base_path_exists_without_anything_stored_under_it(
         await home.stat(P("/home/alice"))  # outside bob's root
     assert not await S3PathIO(state=s3_state).is_dir(P("/home/carol"))
     assert await keys_in(s3_admin, bucket) == ["home/bob/docs/"]
+
+
+async def test_names_with_spaces_unicode_and_url_characters_round_trip(
+    path_io: S3PathIO, s3_admin: Any, bucket: str
+) -> None:
+    directory, name = P("dir with space"), "файл #1 & 100%+?.txt"
+    await path_io.mkdir(directory)
+    await write_file(path_io, directory / name, b"payload")
+    assert [p for p, _ in await path_io.list_with_stats(directory)] == [directory / name]
+    assert await read_file(path_io, directory / name) == b"payload"
+    await path_io.rename(directory / name, directory / (name + ".moved"))
+    assert await keys_in(s3_admin, bucket) == ["dir with space/", f"dir with space/{name}.moved"]

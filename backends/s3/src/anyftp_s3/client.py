@@ -134,6 +134,8 @@ class S3State:
     ) -> dict[str, Any]:
         """Make one S3 request (``Bucket`` and ``Key`` filled in), retrying transient
         failures; raise the mapped ``OSError`` when it does not succeed."""
+        if self._closed:
+            raise ConnectionError("the S3 backend state is closed (server closed)")
         if key is not None:
             params["Key"] = key
         attempt = 0
