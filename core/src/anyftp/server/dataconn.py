@@ -218,9 +218,8 @@ class DataConnector:
         session = self.session
         server = session.server
         future, target = self._future, self._target
-        self._future = None
-        self._target = None
-        try:
+        self._target = None  # the passive future stays until settled: the peer may
+        try:  # connect only after the 150 reply (``_accepted`` delivers to it)
             if future is not None:
                 try:
                     async with asyncio.timeout(server.wait_future_timeout):
@@ -232,6 +231,8 @@ class DataConnector:
             else:
                 raise DataConnectionError("use PASV, EPSV, PORT or EPRT first")
         finally:
+            if self._future is future:
+                self._future = None
             self._close_listener(forget=True)
             if future is not None and not future.done():
                 future.cancel()
