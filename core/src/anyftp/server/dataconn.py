@@ -43,6 +43,8 @@ class DataConnectionError(ConnectionError):
 
 def plain_host(host: str) -> str:
     """*host* with an IPv4-mapped IPv6 form (``::ffff:1.2.3.4``) unwrapped and scope dropped."""
+    if ":" not in host:
+        return host  # IPv4 as the OS writes it, or a name: nothing to unwrap or drop
     host = host.split("%", 1)[0]
     try:
         address = ipaddress.ip_address(host)

@@ -199,6 +199,7 @@ class Server:
             accounts.users = []
         self.commands = self.build_commands()
         self.server: asyncio.Server | None = None
+        self._address: tuple[str, int] | None = None
         self.sessions: set[Session] = set()
         # The task serving each connection, with its session once it has one.
         self._tasks: dict[asyncio.Task[Any], Session | None] = {}
@@ -354,13 +355,16 @@ class Server:
         self.server = await asyncio.start_server(
             self._serve_client, host, port, ssl=self.ssl, **kwargs
         )
-        host_, port_ = self.address
+        self._address = None
+        host_, port_ = self._address = self.address
         logger.info("serving on %s:%s (backend %s)", host_, port_, self.backend_class.__name__)
         await self.plugin_host.start()
 
     @property
     def address(self) -> tuple[str, int]:
         """``(host, port)`` of the first listening socket."""
+        if self._address is not None and self.server is not None and self.server.is_serving():
+            return self._address  # read once in start(); a session needs it at every connect
         if self.server is None or not self.server.sockets:
             raise RuntimeError("server is not started")
         name = self.server.sockets[0].getsockname()
@@ -372,6 +376,8 @@ class Server:
 
     @property
     def server_port(self) -> int:
+        if self._address is not None and self.server is not None and self.server.is_serving():
+            return self._address[1]
         if self.server is None or not self.server.sockets:
             return 0
         return self.address[1]

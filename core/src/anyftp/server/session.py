@@ -135,7 +135,12 @@ class Session:
             "connection": server.throttle_per_connection.clone(),
         }
         self.started = time.monotonic()
-        self._idle: asyncio.Timeout | None = None
+        # The idle timeout (see _next_line): one timer per session, re-armed lazily.
+        self._task: asyncio.Task[Any] | None = None
+        self._waiting = False
+        self._idle_deadline: float | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_expired = False
         self._user_counted: User | None = None
         self._path_io: AbstractPathIO | None = None
         self._base_path: PurePath | None = None
@@ -217,6 +222,9 @@ class Session:
     async def reply(self, code: str, lines: str | Iterable[str] = "") -> None:
         """Send a reply and wait (bounded by ``socket_timeout``) until it is on its way."""
         self.response(code, lines)
+        transport = self.writer.transport
+        if not transport.get_write_buffer_size() and not transport.is_closing():
+            return  # the kernel took it all: nothing to wait for (no timer needed)
         async with asyncio.timeout(self.server.socket_timeout):
             await self.writer.drain()
 
@@ -336,6 +344,7 @@ class Session:
     async def run(self) -> None:
         """Serve the connection until QUIT, EOF, idle timeout or server close."""
         set_socket_options(self.writer)
+        self._task = asyncio.current_task()
         logger.info("session opened from %s:%s", self.client_host, self.client_port)
         try:
             refusal = self.server.admit(self)
@@ -378,20 +387,57 @@ class Session:
 
     async def _next_line(self) -> bytes | None:
         # The idle time runs until a whole command line has arrived, not per read, so a
-        # client dribbling a byte now and then can not hold the session open.
+        # client dribbling a byte now and then can not hold the session open. It does not
+        # run while a transfer does. One timer serves every wait of the session: it is
+        # re-armed only when it fires before the current deadline (cheaper than a timer
+        # per command); on expiry it cancels the waiting read, which becomes TimeoutError.
         if not self.lines:
-            idle = None if self.transfer_running else self.server.idle_timeout
-            async with asyncio.timeout(idle) as timer:
-                self._idle = timer
-                try:
-                    while not self.lines:
-                        data = await self.reader.read(_READ_SIZE)
-                        if not data:
-                            return None
-                        self.lines.extend(self.framing.feed(data))
-                finally:
-                    self._idle = None
+            idle = self.server.idle_timeout
+            self._idle_deadline = (
+                None if idle is None or self.transfer_running else self.loop.time() + idle
+            )
+            self._arm_idle_timer()
+            self._waiting = True
+            try:
+                while not self.lines:
+                    data = await self.reader.read(_READ_SIZE)
+                    if not data:
+                        return None
+                    self.lines.extend(self.framing.feed(data))
+            except asyncio.CancelledError:
+                task = self._task
+                if self._idle_expired and task is not None:
+                    self._idle_expired = False
+                    if task.uncancel() == 0:
+                        raise TimeoutError("idle timeout") from None
+                raise
+            finally:
+                self._waiting = False
         return self.lines.popleft()
+
+    def _arm_idle_timer(self) -> None:
+        deadline = self._idle_deadline
+        if deadline is None:
+            return
+        timer = self._idle_timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return  # fires first; it re-arms for the rest then
+            timer.cancel()
+        self._idle_timer = self.loop.call_at(deadline, self._idle_timer_fired, deadline)
+
+    def _idle_timer_fired(self, armed_for: float) -> None:
+        self._idle_timer = None
+        deadline = self._idle_deadline
+        if not self._waiting or deadline is None or self.closing:
+            return
+        if deadline > armed_for:
+            self._arm_idle_timer()
+            return
+        task = self._task
+        if task is not None and not task.done():
+            self._idle_expired = True
+            task.cancel()
 
     @property
     def transfer_running(self) -> bool:
@@ -400,10 +446,11 @@ class Session:
     def _transfer_done(self, task: asyncio.Task[None]) -> None:
         if self.active is task:
             self.active = None
-        timer = self._idle
         idle = self.server.idle_timeout
-        if timer is not None and idle is not None and timer.when() is None:
-            timer.reschedule(self.loop.time() + idle)
+        if self._waiting and idle is not None and self._idle_deadline is None:
+            # The wait began while the transfer ran: the idle time starts now.
+            self._idle_deadline = self.loop.time() + idle
+            self._arm_idle_timer()
 
     async def _handle(self, line: bytes) -> None:
         try:
@@ -530,6 +577,9 @@ class Session:
 
     async def _cleanup(self) -> None:
         self.closing = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         task = self.active
         if task is not None and not task.done():
             task.cancel()
