@@ -311,6 +311,10 @@ async def test_a_chained_zip_url_is_served_for_reading(
         await write_bytes(path_io, P("/new"), b"x")
     with pytest.raises(PathIOError):
         await write_bytes(path_io, P("/readme.txt"), b"x", mode="ab")
+    inner = await make(url=f"zip://data::{archive.as_uri()}")  # a root inside the archive
+    opened.append(inner)
+    assert [p.name for p in await inner.list(P("/"))] == ["blob.bin"]
+    assert await read_bytes(inner, P("/blob.bin")) == payload
 
 
 async def test_memory_readers_do_not_share_a_position(opened: list[FsspecPathIO]) -> None:

@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import io
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from .offload import Offloader
 
 __all__ = ("AbortPolicy", "FileHandle", "RangeReader", "ThreadedFile")
+
+T = TypeVar("T")
 
 #: What ``abort`` does to a file open for writing: ``discard`` drops the unfinished
 #: upload (object stores), ``remove`` deletes the file (memory), ``close`` keeps what was
@@ -160,7 +162,18 @@ def _discard(raw: Any) -> None:
 
 
 class ThreadedFile:
-    """A blocking file object whose every call runs in the offloader's pool."""
+    """A blocking file object whose every call runs in the offloader's pool.
+
+    Calls on the file run one after another: a new one starts only when the previous one
+    has finished in its thread, even if whoever awaited that one was cancelled, so an
+    abort never races a write still running.
+
+    Writes are gathered into a buffer of ``flush_size`` bytes, and each full buffer is
+    written in the background while the next one fills (at most one write in flight):
+    the transfer's network reads overlap the storage's writes, and a thread is woken per
+    buffer rather than per received block. A failed background write is raised by the
+    next ``write``, ``seek`` or ``close``; ``close`` then aborts instead of publishing.
+    """
 
     def __init__(
         self,
@@ -170,41 +183,112 @@ class ThreadedFile:
         *,
         abort_policy: AbortPolicy = "close",
         remove: Callable[[], Awaitable[None]] | None = None,
+        flush_size: int = 1024 * 1024,
     ) -> None:
         self.raw = raw
         self.mode = mode
         self._offloader = offloader
         self._abort_policy = abort_policy
         self._remove = remove
+        self._flush_size = flush_size
+        self._buffer = bytearray()
+        self._last: asyncio.Future[Any] | None = None
+        self._pending: asyncio.Future[None] | None = None
+        self._append = "a" in mode
+        self.closed = False
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    async def _idle(self) -> None:
+        """Wait until the last call has finished in its thread (its outcome is for its
+        own caller)."""
+        last = self._last
+        if last is not None and not last.done():
+            await asyncio.wait([last])
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        await self._idle()
+        future = await self._offloader.start(function, *args)
+        self._last = future
+        return await asyncio.shield(future)
+
+    async def _settle(self) -> None:
+        """Wait for the background write, raising its error (once)."""
+        pending = self._pending
+        if pending is None:
+            return
+        try:
+            await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                self._pending = None
+
+    def _submit(self) -> None:
+        data, self._buffer = self._buffer, bytearray()
+        self._pending = asyncio.ensure_future(self._call(_write_all, self.raw, data, self._append))
+
+    async def _flush(self) -> None:
+        await self._settle()
+        if self._buffer:
+            self._submit()
+            await self._settle()
 
     async def read(self, count: int = -1) -> bytes:
         if "r" not in self.mode:
             raise io.UnsupportedOperation(f"file is open with mode {self.mode!r}, not for reading")
-        data = await self._offloader.run(self.raw.read, count)
+        self._check_open()
+        await self._flush()
+        data = await self._call(self.raw.read, count)
         return bytes(data) if data else b""
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         if self.mode == "rb":
             raise io.UnsupportedOperation("file is open for reading")
-        await self._offloader.run(_write_all, self.raw, data, "a" in self.mode)
+        self._check_open()
+        self._buffer += data
+        if len(self._buffer) >= self._flush_size:
+            await self._settle()
+            self._submit()
 
     async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        await self._flush()
         raw = self.raw
 
         def seek() -> int:
             result = raw.seek(offset, whence)
             return int(result) if isinstance(result, int) else int(raw.tell())
 
-        return await self._offloader.run(seek)
+        return await self._call(seek)
 
     async def close(self) -> None:
-        await self._offloader.run(self.raw.close)
+        if self.closed:
+            return
+        try:
+            await self._flush()
+        except BaseException:
+            await self.abort()
+            raise
+        self.closed = True
+        await self._call(self.raw.close)
 
     async def abort(self) -> None:
-        if self._abort_policy == "discard":
-            await self._offloader.run(_discard, self.raw)
+        if self.closed:
             return
-        await self._offloader.run(self.raw.close)
+        self.closed = True
+        self._buffer = bytearray()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # the write failed or not: the file is dropped anyway
+        await self._idle()
+        if self._abort_policy == "discard":
+            await self._call(_discard, self.raw)
+            return
+        await self._call(self.raw.close)
         if self._abort_policy == "remove" and self._remove is not None:
             with contextlib.suppress(FileNotFoundError):
                 await self._remove()

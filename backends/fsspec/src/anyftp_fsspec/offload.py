@@ -45,17 +45,40 @@ class Offloader:
             semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_workers)
         return semaphore
 
-    async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Call ``function(*args, **kwargs)`` in the pool and wait for it."""
+    async def start(
+        self, function: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> asyncio.Future[T]:
+        """Start ``function(*args, **kwargs)`` in the pool once a slot is free.
+
+        The returned future completes when the call has *finished in its thread*: it is
+        not cancelled with whoever awaits it (a thread can not be stopped), and the slot
+        stays taken until then, so the bound holds even after timeouts.
+        """
         loop = asyncio.get_running_loop()
-        call = functools.partial(function, *args, **kwargs) if kwargs else function
-        async with self._semaphore(loop):
-            if kwargs:
-                return await loop.run_in_executor(self._pool(), call)
-            return await loop.run_in_executor(self._pool(), call, *args)
+        semaphore = self._semaphore(loop)
+        call = functools.partial(function, *args, **kwargs) if kwargs or args else function
+        await semaphore.acquire()
+        try:
+            future: asyncio.Future[T] = loop.run_in_executor(self._pool(), call)
+        except BaseException:
+            semaphore.release()
+            raise
+        future.add_done_callback(lambda done: _finished(done, semaphore))
+        return future
+
+    async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Call ``function(*args, **kwargs)`` in the pool and wait for its result."""
+        future = await self.start(function, *args, **kwargs)
+        return await asyncio.shield(future)
 
     def shutdown(self) -> None:
         """Stop the pool without waiting: a running call may be waiting on the loop."""
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _finished(future: asyncio.Future[Any], semaphore: asyncio.Semaphore) -> None:
+    semaphore.release()
+    if not future.cancelled():
+        future.exception()  # retrieved here, so an abandoned failure is not logged

@@ -126,6 +126,16 @@ class FsspecPathIO(AbstractPathIO):
             await state.close()
 
     @property
+    def discards_aborted_writes(self) -> bool:
+        """Whether an aborted upload leaves nothing under its name.
+
+        Object stores drop the multipart upload and memory removes the new file, so the
+        server writes to the name directly; on the local disk (and filesystems that keep
+        what was written) the server uploads under a temporary name and renames it.
+        """
+        return self.storage.abort_policy("wb") != "close"
+
+    @property
     def storage(self) -> Storage:
         return self.state.storage
 
@@ -136,6 +146,12 @@ class FsspecPathIO(AbstractPathIO):
         storage = self.storage
         if isinstance(storage, LocalStorage) and self.root is not None:
             contain_real(storage.fs_path(path), os.path.realpath(storage.fs_path(self.root)))
+
+    async def _ready(self) -> Storage:
+        """The storage, with its filesystem made (a chained URL learns its root then)."""
+        storage = self.storage
+        await storage.filesystem()
+        return storage
 
     async def _info_or_none(self, fs_path: str) -> dict[str, Any] | None:
         try:
@@ -151,7 +167,7 @@ class FsspecPathIO(AbstractPathIO):
     async def _check_no_file_above(self, path: PurePath) -> None:
         """Refuse to make *path* with its parents when its nearest existing ancestor is
         a file (object stores and memory would happily create keys below it)."""
-        storage = self.storage
+        storage = await self._ready()
         for ancestor in path.parents:
             fs_path = storage.fs_path(ancestor)
             info = await self._info_or_none(fs_path)
@@ -165,21 +181,22 @@ class FsspecPathIO(AbstractPathIO):
                 return
 
     async def exists(self, path: PurePath) -> bool:
-        return await self._info_or_none(self.storage.fs_path(path)) is not None
+        return await self._info_or_none((await self._ready()).fs_path(path)) is not None
 
     async def is_dir(self, path: PurePath) -> bool:
-        info = await self._info_or_none(self.storage.fs_path(path))
+        info = await self._info_or_none((await self._ready()).fs_path(path))
         return info is not None and is_directory(info)
 
     async def is_file(self, path: PurePath) -> bool:
-        info = await self._info_or_none(self.storage.fs_path(path))
+        info = await self._info_or_none((await self._ready()).fs_path(path))
         return info is not None and not is_directory(info)
 
     async def stat(self, path: PurePath) -> StatLike:
-        return to_stat(await self.storage.info(self.storage.fs_path(path)))
+        storage = await self._ready()
+        return to_stat(await storage.info(storage.fs_path(path)))
 
     async def mkdir(self, path: PurePath, *, parents: bool = False, exist_ok: bool = False) -> None:
-        storage = self.storage
+        storage = await self._ready()
         target = storage.fs_path(path)
         existing = await self._info_or_none(target)
         if existing is not None:
@@ -193,7 +210,7 @@ class FsspecPathIO(AbstractPathIO):
         await storage.mkdir(target, parents)
 
     async def rmdir(self, path: PurePath) -> None:
-        storage = self.storage
+        storage = await self._ready()
         target = storage.fs_path(path)
         if storage.is_root(target):
             raise PermissionError(errno.EBUSY, "the root can not be removed", str(path))
@@ -203,14 +220,14 @@ class FsspecPathIO(AbstractPathIO):
         await storage.rmdir(target)
 
     async def unlink(self, path: PurePath) -> None:
-        storage = self.storage
+        storage = await self._ready()
         target = storage.fs_path(path)
         if is_directory(await storage.info(target)):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         await storage.rm_file(target)
 
     async def rename(self, source: PurePath, destination: PurePath) -> None:
-        storage = self.storage
+        storage = await self._ready()
         src, dst = storage.fs_path(source), storage.fs_path(destination)
         source_info = await storage.info(src)
         if src == dst:
@@ -240,7 +257,8 @@ class FsspecPathIO(AbstractPathIO):
     async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
         seen: set[str] = set()
         result: list[tuple[PurePath, StatLike]] = []
-        for entry in await self.storage.ls(self.storage.fs_path(path)):
+        storage = await self._ready()
+        for entry in await storage.ls(storage.fs_path(path)):
             name = entry_name(entry)
             if not name or name in seen:
                 continue
@@ -249,15 +267,17 @@ class FsspecPathIO(AbstractPathIO):
         return result
 
     async def set_mtime(self, path: PurePath, mtime: float) -> None:
-        await self.storage.set_mtime(self.storage.fs_path(path), mtime)
+        storage = await self._ready()
+        await storage.set_mtime(storage.fs_path(path), mtime)
 
     async def chmod(self, path: PurePath, mode: int) -> None:
-        await self.storage.chmod(self.storage.fs_path(path), mode)
+        storage = await self._ready()
+        await storage.chmod(storage.fs_path(path), mode)
 
     # --- files ---------------------------------------------------------------------------
 
     async def _open(self, path: PurePath, mode: str) -> FileHandle:
-        storage = self.storage
+        storage = await self._ready()
         target = storage.fs_path(path)
         if mode == "rb+":
             mode = "r+b"
