@@ -26,6 +26,7 @@ from s3fs import S3FileSystem
 from anyftp.errors import PathIOError, PathOutsideRootError
 from anyftp.testing import read_bytes, write_bytes
 from anyftp_fsspec import FsspecPathIO
+from anyftp_fsspec.files import grow_part_size
 
 TIMEOUT = 30.0
 MiB = 1024 * 1024
@@ -229,6 +230,33 @@ async def test_a_finished_multipart_upload_is_one_object_with_the_same_bytes(
     body = sync_s3.get_object(Bucket=bucket, Key="ftp-root/big")["Body"].read()
     assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
     assert "Uploads" not in sync_s3.list_multipart_uploads(Bucket=bucket)
+
+
+async def test_parts_grow_so_ten_thousand_are_enough_for_the_largest_object(
+    s3_state_options: dict[str, Any], opened: list[FsspecPathIO]
+) -> None:
+    path_io = await make(**s3_state_options, write_block_size=5 * MiB)
+    opened.append(path_io)
+    file = await path_io.open(P("/big"), "wb")
+    try:
+        await file.write(b"x" * 6 * MiB)
+        await file.raw._flush()  # the buffered write has reached S3
+        s3_file = file.raw.raw
+        assert s3_file.parts and s3_file.blocksize == 5 * MiB  # small files: small parts
+        s3_file.offset = 50 * 1024**3  # as if 50 GiB had been sent in 5 MiB parts
+        grow_part_size(s3_file)
+        assert s3_file.blocksize == 50 * 1024**3 // 1000
+        s3_file.offset = 4 * 1024**4
+        grow_part_size(s3_file)
+        assert s3_file.blocksize == 4 * 1024**4 // 1000
+        # From any size, 10,000 parts growing this way pass the 5 TiB object limit.
+        sent, part = 6 * MiB, 5 * MiB
+        for _ in range(10_000):
+            part = max(part, sent // 1000)
+            sent += part
+        assert sent > 5 * 1024**4
+    finally:
+        await file.abort()
 
 
 async def test_removing_the_last_entry_keeps_the_directory_on_s3(

@@ -139,9 +139,26 @@ class RangeReader:
         raise io.UnsupportedOperation("ranged reads have no file descriptor")
 
 
+#: Multipart uploads may have at most 10,000 parts; parts grow so that a file reaches the
+#: largest object size (5 TiB) first: each part is at least 1/_PART_GROWTH of what was sent.
+_PART_GROWTH = 1000
+_MAX_PART = 5 * 1024**3
+
+
+def grow_part_size(raw: Any) -> None:
+    """Make the next parts of a multipart upload (fsspec buffered files with ``parts``)
+    at least 1/1000 of what was already uploaded, so 10,000 parts always suffice."""
+    offset, blocksize = getattr(raw, "offset", None), getattr(raw, "blocksize", None)
+    if isinstance(offset, int) and isinstance(blocksize, int) and hasattr(raw, "parts"):
+        wanted = min(offset // _PART_GROWTH, _MAX_PART)
+        if wanted > blocksize:
+            raw.blocksize = wanted
+
+
 def _write_all(raw: Any, data: bytes | bytearray | memoryview, append: bool) -> None:
     if append:  # as O_APPEND: every write goes to the end, whatever the position
         raw.seek(0, io.SEEK_END)
+    grow_part_size(raw)
     view = memoryview(data)
     while view:
         written = raw.write(view)
