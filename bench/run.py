@@ -55,7 +55,7 @@ from workload import (  # noqa: E402
     median,
     prepare_disk_root,
     prepare_over_ftp,
-    run_round,
+    round_steps,
 )
 
 RESULTS = HERE / "results"
@@ -208,21 +208,12 @@ class Contender:
         try:
             return asyncio.run(coroutine)
         except Exception as exc:
-            self.info["error"] = f"{what}: {type(exc).__name__}: {exc}"
-            tail = self.server.log_tail(10) if self.server else ""
-            progress(f"{self.kind.name}: FAILED {self.info['error']}\n{tail}")
+            self.fail(what, exc)
             return None
 
-    def run_round(
-        self,
-        index: int,
-        sources: SourceFiles,
-        config: BenchConfig,
-        profile: Path | None,
-        only: frozenset[str] | None,
-    ) -> None:
+    def probes(self, index: int, profile: Path | None) -> LineProbe:
+        """What watches this server during round *index*: memory, CPU, generator, py-spy."""
         assert self.server is not None
-        progress(f"{self.kind.name}: round {index + 1}/{config.repeat}")
         probes: list[LineProbe] = [
             RssProbe(self.server.pid),
             CpuProbe(self.server.pid),
@@ -232,10 +223,15 @@ class Contender:
             profiler = LineProfiler(self.server.pid, profile, self.kind.name)
             profiler.round = index + 1
             probes.append(profiler)
-        values = self.attempt(
-            f"round {index + 1}", run_round(self.target(), sources, config, Probes(probes), only)
-        )
-        for key, value in (values or {}).items():
+        return Probes(probes)
+
+    def fail(self, what: str, exc: BaseException) -> None:
+        self.info["error"] = f"{what}: {type(exc).__name__}: {exc}"
+        tail = self.server.log_tail(10) if self.server else ""
+        progress(f"{self.kind.name}: FAILED {self.info['error']}\n{tail}")
+
+    def record(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
             self.info["samples"].setdefault(key, []).append(value)
 
     def finish(self) -> dict[str, Any]:
@@ -281,6 +277,50 @@ def write_profile_summary(directory: Path) -> None:
     summary = [summarize(path) for path in sorted(directory.glob("*-r*.txt"))]
     (directory / "SUMMARY.txt").write_text("\n".join(summary))
     progress(f"profiles and summary in {directory}")
+
+
+async def lockstep_round(
+    contenders: list[Contender],
+    index: int,
+    sources: SourceFiles,
+    config: BenchConfig,
+    profile: Path | None,
+    only: frozenset[str] | None,
+) -> None:
+    """One round, line by line: each line is measured on every server before the next.
+
+    Servers take turns in an order rotated every round, so a burst of other work on the
+    machine lands on one line of every server rather than on one server's whole round.
+    """
+    alive = [c for c in contenders if c.alive]
+    order = alive[index % len(alive) :] + alive[: index % len(alive)] if alive else []
+    results: dict[str, dict[str, float]] = {c.kind.name: {} for c in order}
+    steps = {
+        c.kind.name: round_steps(
+            c.target(), sources, config, results[c.kind.name], c.probes(index, profile), only
+        )
+        for c in order
+    }
+    active = list(order)
+    try:
+        while active:
+            for contender in list(active):
+                try:
+                    async with asyncio.timeout(config.line_timeout * 2):
+                        line = await anext(steps[contender.kind.name])
+                    progress(f"round {index + 1}/{config.repeat}: {contender.kind.name} {line}")
+                except StopAsyncIteration:
+                    active.remove(contender)
+                except Exception as exc:
+                    contender.fail(f"round {index + 1}", exc)
+                    active.remove(contender)
+    finally:
+        for step in steps.values():
+            with contextlib.suppress(Exception):
+                await step.aclose()
+    for contender in order:
+        if contender.alive:
+            contender.record(results[contender.kind.name])
 
 
 def measure_limit_round(
@@ -442,15 +482,11 @@ def main(argv: list[str] | None = None) -> int:
             for contender in contenders:
                 progress(f"{contender.kind.name}: starting")
                 contender.start(stack, sources, config, server_cpus, anyftp_arguments)
-            # Rounds are interleaved across servers so slow drifts of the machine
-            # (other load, thermal) fall on every server alike.
             for index in range(config.repeat):
                 if plain is not None:
                     progress(f"loopback limit: round {index + 1}/{config.repeat}")
                     measure_limit_round(plain.port, sources, config, limit_samples)
-                for contender in contenders:
-                    if contender.alive:
-                        contender.run_round(index, sources, config, args.profile, only)
+                asyncio.run(lockstep_round(contenders, index, sources, config, args.profile, only))
             for contender in contenders:
                 if contender.kind.name == client_server and contender.alive and libraries:
                     result["clients"] = measure_clients(

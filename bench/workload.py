@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -34,6 +34,8 @@ __all__ = (
     "prepare_disk_root",
     "prepare_over_ftp",
     "run_round",
+    "round_steps",
+    "LineProbe",
     "LISTING_DIR",
     "SMALL_NAME",
 )
@@ -149,19 +151,20 @@ class LineProbe(Protocol):
 NEEDS_CLIENTS = ("login", "stor_idle", "retr_idle", "retr_many", "stor_many", "quit")
 
 
-async def run_round(
+async def round_steps(
     target: Target,
     sources: SourceFiles,
     config: BenchConfig,
+    results: dict[str, float],
     probe: LineProbe | None = None,
     only: frozenset[str] | None = None,
-) -> dict[str, float]:
-    """Measure every line (or the lines in *only*) once; return ``{line key: value}``.
+) -> AsyncGenerator[str, None]:
+    """Measure every line (or the lines in *only*) once into *results*, yielding each
+    line's key once it is measured, so several servers can be driven line by line.
 
     Whatever *probe* reports is added. Lines left out are not run unless another line
     needs them (the large file is stored for RETR; the idle clients log in and quit).
     """
-    results: dict[str, float] = {}
     sink = Sink()
 
     def wanted(*keys: str) -> bool:
@@ -191,8 +194,11 @@ async def run_round(
     single = await target.session()
     if wanted("stor", "retr", "retr_idle"):
         await throughput(single, "stor", retr=False)
+        if wanted("stor"):
+            yield "stor"
     if wanted("retr"):
         await throughput(single, "retr", retr=True)
+        yield "retr"
 
     idle: list[FtpSession] = []
 
@@ -205,21 +211,29 @@ async def run_round(
             await measure("login", _all([log_in(i) for i in range(config.clients)]))
             async with asyncio.timeout(config.line_timeout):
                 await _all([s.command("TYPE I", "2") for s in idle])
+            if wanted("login"):
+                yield "login"
         if wanted("stor_idle"):
             await throughput(single, "stor_idle", retr=False)
+            yield "stor_idle"
         if wanted("retr_idle"):
             await throughput(single, "retr_idle", retr=True)
+            yield "retr_idle"
         if wanted("retr_many"):
             await measure(
                 "retr_many", _all([s.retr(SMALL_NAME, sink, config.small_size) for s in idle])
             )
+            yield "retr_many"
         if wanted("stor_many"):
             await measure(
                 "stor_many",
                 _all([s.stor(f"up-{i:04d}.bin", sources.small) for i, s in enumerate(idle)]),
             )
+            yield "stor_many"
         if idle:
             await measure("quit", _all([s.quit() for s in idle]))
+            if wanted("quit"):
+                yield "quit"
     finally:
         for session in idle:
             session.close()
@@ -235,6 +249,7 @@ async def run_round(
         entries = sum(1 for line in listing.split(b"\r\n") if b"type=file" in line.lower())
         if entries != config.listing_files:
             raise RuntimeError(f"MLSD listed {entries} files, expected {config.listing_files}")
+        yield "mlsd"
 
     async with asyncio.timeout(config.line_timeout):
         # Untimed clean-up; a file a skipped line never wrote answers 550, which is fine.
@@ -243,6 +258,19 @@ async def run_round(
             for index in range(config.clients):
                 await single.command(f"DELE up-{index:04d}.bin", "2")
         await single.quit()
+
+
+async def run_round(
+    target: Target,
+    sources: SourceFiles,
+    config: BenchConfig,
+    probe: LineProbe | None = None,
+    only: frozenset[str] | None = None,
+) -> dict[str, float]:
+    """One server, one round: every line once; return ``{line key: value}``."""
+    results: dict[str, float] = {}
+    async for _ in round_steps(target, sources, config, results, probe, only):
+        pass
     return results
 
 
