@@ -285,11 +285,7 @@ class AbstractPathIO:
         symlinks override it to resolve them.
         """
         root = self.root
-        if root is None:
-            return
-        normal = posixpath.normpath(PurePosixPath(path).as_posix())
-        base = posixpath.normpath(PurePosixPath(root).as_posix())
-        if normal != base and not normal.startswith(base.rstrip("/") + "/"):
+        if root is not None and not is_inside_lexically(path, root):
             raise PathOutsideRootError(path, root)
 
     # --- path operations (abstract) -----------------------------------------------------
@@ -528,6 +524,24 @@ def iter_parents(path: PurePosixPath) -> Iterable[PurePosixPath]:
     yield path
     yield from path.parents
 
+
+
+def is_inside_lexically(path: PurePath | str, root: PurePath | str) -> bool:
+    """Whether *path*, with ``.`` and ``..`` collapsed, lies inside *root*.
+
+    A relative root (``.``, the seeds' default ``base_path``) holds every relative path
+    that does not climb out of it with ``..``; an absolute path is never inside a
+    relative root, nor a relative path inside an absolute one.
+    """
+    normal = posixpath.normpath(PurePosixPath(path).as_posix())
+    base = posixpath.normpath(PurePosixPath(root).as_posix())
+    if normal == base:
+        return True
+    if base == ".":
+        return not normal.startswith("/") and normal != ".." and not normal.startswith("../")
+    if normal.startswith("/") != base.startswith("/"):
+        return False
+    return normal.startswith(base.rstrip("/") + "/")
 
 
 def is_inside_resolved(path: PurePath | str, root: PurePath | str) -> bool:
