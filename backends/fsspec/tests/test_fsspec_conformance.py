@@ -4,14 +4,14 @@ and ``s3://`` (s3fs against a moto server on loopback)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from anyftp.pathio import Capabilities
-from anyftp.testing import ConformanceSuite
+from anyftp.testing import ConformanceSuite, SymlinkConformance
 from anyftp_fsspec import FsspecPathIO
 
 
@@ -56,6 +56,20 @@ class TestLocalFile(FsspecSuite):
     @pytest.fixture
     def state_options(self, file_state_options: dict[str, Any]) -> dict[str, Any]:
         return file_state_options
+
+
+class TestLocalFileWithRealPaths(FsspecSuite, SymlinkConformance):
+    """``file:///`` makes served paths real paths, as the symlink tests need."""
+
+    @pytest.fixture
+    def state_options(self) -> dict[str, Any]:
+        return {"url": "file:///"}
+
+    @pytest_asyncio.fixture
+    async def base(self, path_io: FsspecPathIO, tmp_path: Path) -> PurePosixPath:
+        path = tmp_path / "conformance"
+        path.mkdir()
+        return PurePosixPath(path)
 
 
 class TestS3(FsspecSuite):

@@ -14,6 +14,7 @@ import errno
 import io
 import json
 import os
+import posixpath
 from pathlib import PurePath
 from typing import Any, ClassVar, overload
 
@@ -76,6 +77,9 @@ class FsspecPathIO(AbstractPathIO):
     """Any fsspec filesystem, by URL. Make its state with :meth:`create_state`."""
 
     capabilities: ClassVar[Capabilities] = _StateCapabilities()  # type: ignore[assignment]
+    #: Every method checks ``root`` itself (in :meth:`_target`), on the local disk in a
+    #: worker thread, since resolving symlinks touches the disk.
+    contains_paths_itself: ClassVar[bool] = True
     state: FsspecState
 
     def __init__(
@@ -142,6 +146,8 @@ class FsspecPathIO(AbstractPathIO):
     # --- paths ---------------------------------------------------------------------------
 
     def contain(self, path: PurePath) -> None:
+        """Raise PathOutsideRootError unless *path* is inside ``root`` (for direct callers;
+        the methods check in :meth:`_target`, off the loop where it touches the disk)."""
         super().contain(path)
         storage = self.storage
         if isinstance(storage, LocalStorage) and self.root is not None:
@@ -153,65 +159,73 @@ class FsspecPathIO(AbstractPathIO):
         await storage.filesystem()
         return storage
 
+    async def _target(self, path: PurePath) -> tuple[Storage, str]:
+        """The storage and the filesystem path of *path*, checked against both roots
+        (``..`` and, on the local disk, symlinks)."""
+        storage = await self._ready()
+        if self.root is not None:
+            AbstractPathIO.contain(self, path)
+        return storage, await storage.resolve(path, self.root)
+
     async def _info_or_none(self, fs_path: str) -> dict[str, Any] | None:
         try:
             return await self.storage.info(fs_path)
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    async def _require_directory(self, fs_path: str, path: PurePath) -> None:
+    async def _require_directory(self, fs_path: str, path: object) -> None:
         info = await self.storage.info(fs_path)
         if not is_directory(info):
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
 
-    async def _check_no_file_above(self, path: PurePath) -> None:
-        """Refuse to make *path* with its parents when its nearest existing ancestor is
+    async def _check_no_file_above(self, target: str) -> None:
+        """Refuse to make *target* with its parents when its nearest existing ancestor is
         a file (object stores and memory would happily create keys below it)."""
-        storage = await self._ready()
-        for ancestor in path.parents:
-            fs_path = storage.fs_path(ancestor)
-            info = await self._info_or_none(fs_path)
+        storage = self.storage
+        ancestor = target
+        while not storage.is_root(ancestor):
+            ancestor = posixpath.dirname(ancestor.rstrip("/"))
+            info = await self._info_or_none(ancestor)
             if info is not None:
                 if not is_directory(info):
-                    raise NotADirectoryError(
-                        errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(ancestor)
-                    )
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), ancestor)
                 return
-            if storage.is_root(fs_path):
+            if not ancestor or ancestor == "/":
                 return
 
     async def exists(self, path: PurePath) -> bool:
-        return await self._info_or_none((await self._ready()).fs_path(path)) is not None
+        _, target = await self._target(path)
+        return await self._info_or_none(target) is not None
 
     async def is_dir(self, path: PurePath) -> bool:
-        info = await self._info_or_none((await self._ready()).fs_path(path))
+        _, target = await self._target(path)
+        info = await self._info_or_none(target)
         return info is not None and is_directory(info)
 
     async def is_file(self, path: PurePath) -> bool:
-        info = await self._info_or_none((await self._ready()).fs_path(path))
+        _, target = await self._target(path)
+        info = await self._info_or_none(target)
         return info is not None and not is_directory(info)
 
     async def stat(self, path: PurePath) -> StatLike:
-        storage = await self._ready()
-        return to_stat(await storage.info(storage.fs_path(path)))
+        storage, target = await self._target(path)
+        return to_stat(await storage.info(target))
 
     async def mkdir(self, path: PurePath, *, parents: bool = False, exist_ok: bool = False) -> None:
-        storage = await self._ready()
-        target = storage.fs_path(path)
+        storage, target = await self._target(path)
         existing = await self._info_or_none(target)
         if existing is not None:
             if exist_ok and is_directory(existing):
                 return
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
         if not parents:
-            await self._require_directory(storage.fs_path(path.parent), path.parent)
+            await self._require_directory(posixpath.dirname(target), path.parent)
         elif not isinstance(storage, LocalStorage):
-            await self._check_no_file_above(path)
+            await self._check_no_file_above(target)
         await storage.mkdir(target, parents)
 
     async def rmdir(self, path: PurePath) -> None:
-        storage = await self._ready()
-        target = storage.fs_path(path)
+        storage, target = await self._target(path)
         if storage.is_root(target):
             raise PermissionError(errno.EBUSY, "the root can not be removed", str(path))
         await self._require_directory(target, path)
@@ -220,15 +234,14 @@ class FsspecPathIO(AbstractPathIO):
         await storage.rmdir(target)
 
     async def unlink(self, path: PurePath) -> None:
-        storage = await self._ready()
-        target = storage.fs_path(path)
+        storage, target = await self._target(path)
         if is_directory(await storage.info(target)):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         await storage.rm_file(target)
 
     async def rename(self, source: PurePath, destination: PurePath) -> None:
-        storage = await self._ready()
-        src, dst = storage.fs_path(source), storage.fs_path(destination)
+        storage, src = await self._target(source)
+        _, dst = await self._target(destination)
         source_info = await storage.info(src)
         if src == dst:
             return
@@ -236,7 +249,7 @@ class FsspecPathIO(AbstractPathIO):
             raise PermissionError(errno.EBUSY, "the root can not be moved", str(source))
         if dst.startswith(src.rstrip("/") + "/"):
             raise _error(errno.EINVAL, destination)
-        await self._require_directory(storage.fs_path(destination.parent), destination.parent)
+        await self._require_directory(posixpath.dirname(dst), destination.parent)
         destination_info = await self._info_or_none(dst)
         if is_directory(source_info):
             if destination_info is not None:
@@ -254,31 +267,35 @@ class FsspecPathIO(AbstractPathIO):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(destination))
             await storage.move_file(src, dst)
 
-    async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
+    async def _entries(self, path: PurePath) -> list[tuple[str, StatLike]]:
+        storage, target = await self._target(path)
         seen: set[str] = set()
-        result: list[tuple[PurePath, StatLike]] = []
-        storage = await self._ready()
-        for entry in await storage.ls(storage.fs_path(path)):
+        result: list[tuple[str, StatLike]] = []
+        for entry in await storage.ls(target, self.root):
             name = entry_name(entry)
-            if not name or name in seen:
-                continue
-            seen.add(name)
-            result.append((path / name, to_stat(entry)))
+            if name and name not in seen:
+                seen.add(name)
+                result.append((name, to_stat(entry)))
         return result
 
+    async def list_with_stats(self, path: PurePath) -> list[tuple[PurePath, StatLike]]:
+        return [(path / name, info) for name, info in await self._entries(path)]
+
+    async def list_names_with_stats(self, path: PurePath) -> list[tuple[str, StatLike]]:
+        return await self._entries(path)
+
     async def set_mtime(self, path: PurePath, mtime: float) -> None:
-        storage = await self._ready()
-        await storage.set_mtime(storage.fs_path(path), mtime)
+        storage, target = await self._target(path)
+        await storage.set_mtime(target, mtime)
 
     async def chmod(self, path: PurePath, mode: int) -> None:
-        storage = await self._ready()
-        await storage.chmod(storage.fs_path(path), mode)
+        storage, target = await self._target(path)
+        await storage.chmod(target, mode)
 
     # --- files ---------------------------------------------------------------------------
 
     async def _open(self, path: PurePath, mode: str) -> FileHandle:
-        storage = await self._ready()
-        target = storage.fs_path(path)
+        storage, target = await self._target(path)
         if mode == "rb+":
             mode = "r+b"
         if mode == "rb":
@@ -299,7 +316,7 @@ class FsspecPathIO(AbstractPathIO):
         if existing is None and mode == "r+b":
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
         if existing is None:
-            await self._require_directory(storage.fs_path(path.parent), path.parent)
+            await self._require_directory(posixpath.dirname(target), path.parent)
         return await storage.open_write(target, mode)
 
     async def read(self, file: FileHandle, block_size: int = -1) -> bytes:

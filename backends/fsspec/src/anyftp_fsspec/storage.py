@@ -87,6 +87,11 @@ class Storage:
     def is_root(self, fs_path: str) -> bool:
         return fs_path.rstrip("/") == self.root.rstrip("/")
 
+    async def resolve(self, path: PurePath, user_root: PurePath | None) -> str:
+        """The filesystem path of *path*, which the caller checked (lexically) against
+        *user_root*. Storages with symlinks check them here too."""
+        return self.fs_path(path)
+
     # --- running filesystem methods -------------------------------------------------------
 
     async def filesystem(self) -> AbstractFileSystem:
@@ -107,8 +112,11 @@ class Storage:
             raise
         return info
 
-    async def ls(self, path: str) -> list[dict[str, Any]]:
-        """Entries of directory *path* (itself and marker objects left out), one call."""
+    async def ls(self, path: str, user_root: PurePath | None = None) -> list[dict[str, Any]]:
+        """Entries of directory *path* (itself and marker objects left out), one call.
+
+        With *user_root*, storages with symlinks leave out entries that lead outside it.
+        """
         try:
             entries: list[dict[str, Any]] = await self.call("ls", path, detail=True)
         except FileNotFoundError:
@@ -277,17 +285,57 @@ class ThreadStorage(Storage):
 
 
 class LocalStorage(ThreadStorage):
-    """The local disk: fsspec for listings, the OS for the rest, all off the loop."""
+    """The local disk: fsspec for listings, the OS for the rest, all off the loop.
+
+    Paths are resolved in a worker thread: the parent with symlinks followed, the last
+    component kept (so a link itself can be renamed or removed), and both the result and
+    its full resolution must lie inside the URL's directory and the user's root. The
+    served root is its resolved form, so every path here is canonical.
+    """
 
     def __init__(self, target: Target, profile: Profile, settings: Settings) -> None:
         super().__init__(target, profile, settings)
-        self._real_root = os.path.realpath(self.root or "/")
+        self.root = os.path.realpath(self.root or "/")
 
     def fs_path(self, path: PurePath) -> str:
-        """As :meth:`Storage.fs_path`, also refusing symlinks that lead out of the root."""
-        result = super().fs_path(path)
-        contain_real(result, self._real_root)
-        return result
+        """*path* joined to the root, ``.`` dropped but ``..`` kept for :meth:`resolve`."""
+        parts = [p for p in PurePosixPath(path).as_posix().split("/") if p not in ("", ".")]
+        return posixpath.join(self.root, *parts) if parts else self.root
+
+    def _roots(self, user_root: PurePath | None) -> list[str]:
+        roots = [self.root]
+        if user_root is not None:
+            roots.append(os.path.realpath(self.fs_path(user_root)))
+        return roots
+
+    def _resolve(self, raw: str, roots: list[str]) -> str:
+        head, leaf = posixpath.split(raw)
+        full = os.path.realpath(raw)
+        resolved = full if leaf in ("", "..") else posixpath.join(os.path.realpath(head), leaf)
+        for root in roots:
+            for candidate in (resolved, full):
+                if not is_inside(candidate, root):
+                    raise PathOutsideRootError(raw, root)
+        return resolved
+
+    async def resolve(self, path: PurePath, user_root: PurePath | None) -> str:
+        return await self.offloader.run(self._resolve, self.fs_path(path), self._roots(user_root))
+
+    async def ls(self, path: str, user_root: PurePath | None = None) -> list[dict[str, Any]]:
+        entries = await super().ls(path)
+        if not any(entry.get("islink") for entry in entries):
+            return entries
+        roots = self._roots(user_root)
+
+        def visible() -> list[dict[str, Any]]:
+            return [
+                entry
+                for entry in entries
+                if not entry.get("islink")
+                or all(is_inside(os.path.realpath(str(entry["name"])), root) for root in roots)
+            ]
+
+        return await self.offloader.run(visible)
 
     async def move_file(self, source: str, destination: str) -> None:
         await self.offloader.run(os.replace, source, destination)
@@ -316,10 +364,14 @@ class LocalStorage(ThreadStorage):
         return ThreadedFile(raw, self.offloader, mode, abort_policy="close")
 
 
+def is_inside(path: str, root: str) -> bool:
+    """Whether the resolved *path* is *root* or below it (both resolved)."""
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
 def contain_real(path: str, real_root: str) -> None:
     """Raise PathOutsideRootError unless *path*, symlinks resolved, is inside *real_root*."""
-    real = os.path.realpath(path)
-    if real != real_root and os.path.commonpath((real, real_root)) != real_root:
+    if not is_inside(os.path.realpath(path), real_root):
         raise PathOutsideRootError(path, real_root)
 
 
