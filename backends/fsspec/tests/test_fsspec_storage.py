@@ -165,6 +165,21 @@ async def test_blocking_calls_run_off_the_loop_at_most_max_workers_at_once(
     assert gate.peak == 2
 
 
+async def test_closing_the_state_waits_for_calls_still_in_threads() -> None:
+    gate = Gate()
+    path_io = await make(url="anyftpgate:///srv", storage_options={"gate": gate})
+    call = asyncio.create_task(path_io.stat(P("/file")))
+    assert await asyncio.to_thread(gate.wait_for_in_flight, 1)
+    closing = asyncio.create_task(FsspecPathIO.close_state(path_io.state))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not closing.done()  # a thread still runs: the loop must stay for it
+    gate.open.set()
+    await asyncio.wait_for(closing, TIMEOUT)
+    assert gate.in_flight == 0
+    await asyncio.wait_for(call, TIMEOUT)
+
+
 async def test_a_listing_is_one_ls_call_whatever_the_number_of_entries(
     opened: list[FsspecPathIO],
 ) -> None:

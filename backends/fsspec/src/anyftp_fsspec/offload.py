@@ -31,6 +31,7 @@ class Offloader:
         self._semaphores: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             WeakKeyDictionary()
         )
+        self._running: set[asyncio.Future[Any]] = set()
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -63,6 +64,8 @@ class Offloader:
         except BaseException:
             semaphore.release()
             raise
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
         future.add_done_callback(lambda done: _finished(done, semaphore))
         return future
 
@@ -70,6 +73,17 @@ class Offloader:
         """Call ``function(*args, **kwargs)`` in the pool and wait for its result."""
         future = await self.start(function, *args, **kwargs)
         return await asyncio.shield(future)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most *timeout* seconds) for the calls still running in threads.
+
+        A blocking file object of an async filesystem sends its requests to the loop and
+        waits for them: it must finish while the loop still runs.
+        """
+        loop = asyncio.get_running_loop()
+        running = [future for future in self._running if future.get_loop() is loop]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
 
     def shutdown(self) -> None:
         """Stop the pool without waiting: a running call may be waiting on the loop."""

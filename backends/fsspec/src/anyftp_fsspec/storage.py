@@ -43,6 +43,9 @@ from .stats import is_directory
 
 __all__ = ("AsyncStorage", "LocalStorage", "Settings", "Storage", "ThreadStorage", "make_storage")
 
+#: How long closing the state waits for blocking calls still running (seconds).
+_DRAIN_TIMEOUT = 30.0
+
 #: How many copies or deletes a directory move runs at once on an object store.
 _MOVE_CONCURRENCY = 8
 
@@ -240,6 +243,7 @@ class Storage:
         return ThreadedFile(raw, self.offloader, mode, abort_policy=policy, remove=remove)
 
     async def close(self) -> None:
+        await self.offloader.drain(_DRAIN_TIMEOUT)
         self.offloader.shutdown()
 
 
@@ -428,6 +432,7 @@ class AsyncStorage(Storage):
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
+        await self.offloader.drain(_DRAIN_TIMEOUT)  # file objects still need the session
         made = self._instances.pop(loop, None)
         self._instances.clear()
         if made is not None:
