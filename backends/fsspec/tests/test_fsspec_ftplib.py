@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TIMEOUT, ServerThread
+from fsspec_servers import TIMEOUT, ServerThread
 
 pytestmark = pytest.mark.timeout(120)
 
