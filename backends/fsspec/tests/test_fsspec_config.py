@@ -110,6 +110,12 @@ def test_storage_options_reach_the_filesystem_in_every_form(given: dict[str, Any
     }
 
 
+def test_dotted_storage_options_carry_any_python_object() -> None:
+    marker = object()
+    state = FsspecPathIO.create_state(url="memory://objects", **{"storage_options.thing": marker})
+    assert state.target.storage_options["thing"] is marker
+
+
 def test_options_embedded_in_the_url_are_kept_and_explicit_ones_win() -> None:
     state = FsspecPathIO.create_state(
         url="ftp://user:secret@127.0.0.1:2121/srv/x", storage_options={"password": "explicit"}

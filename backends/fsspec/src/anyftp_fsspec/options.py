@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ("merge_options", "parse_option", "parse_options", "parse_value")
+__all__ = ("merge_options", "parse_option", "parse_options", "parse_value", "set_dotted")
 
 
 def parse_value(text: str) -> Any:
@@ -30,19 +30,23 @@ def parse_option(text: str) -> tuple[str, Any]:
     return key, parse_value(value)
 
 
+def set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
+    """``target[a][b] = value`` for the key ``a.b`` (making the inner dictionaries)."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        child = target.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"storage option {key!r} conflicts with {part!r}={child!r}")
+        target = child
+    target[leaf] = value
+
+
 def parse_options(items: Iterable[str]) -> dict[str, Any]:
     """Parse several ``key=value`` texts into one (possibly nested) dictionary."""
     result: dict[str, Any] = {}
     for item in items:
         key, value = parse_option(item)
-        *parents, leaf = key.split(".")
-        target = result
-        for part in parents:
-            child = target.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ValueError(f"storage option {key!r} conflicts with {part!r}={child!r}")
-            target = child
-        target[leaf] = value
+        set_dotted(result, key, value)
     return result
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import os
 import posixpath
 from pathlib import PurePath
@@ -21,7 +20,7 @@ from typing import Any, ClassVar, overload
 from anyftp.pathio import AbstractPathIO, Capabilities, StatLike
 
 from .files import FileHandle
-from .options import merge_options, parse_options
+from .options import merge_options, set_dotted
 from .state import STATE_OPTIONS, FsspecState, as_mapping, build_state
 from .stats import entry_name, is_directory, to_stat
 from .storage import LocalStorage, Storage, contain_real
@@ -66,9 +65,9 @@ def _fold_dotted_storage_options(options: dict[str, Any]) -> dict[str, Any]:
     if not dotted:
         return options
     folded = {k: v for k, v in options.items() if k not in dotted}
-    extra = parse_options(
-        f"{key[len(prefix) :]}={json.dumps(value)}" for key, value in dotted.items()
-    )
+    extra: dict[str, Any] = {}
+    for key, value in dotted.items():
+        set_dotted(extra, key[len(prefix) :], value)
     folded["storage_options"] = merge_options(as_mapping(folded.get("storage_options")), extra)
     return folded
 
@@ -107,11 +106,11 @@ class FsspecPathIO(AbstractPathIO):
         Options: ``url`` (required); ``storage_options`` for the filesystem class (a
         mapping, JSON object text, or ``key=value`` texts as given on the command line);
         ``max_workers`` (blocking calls in flight), ``read_chunk_size`` and
-        ``write_block_size`` (bytes). ``storage_options.<key>=<value>`` options (as
-        ``anyftp serve --backend-option`` gives them) set one storage option each. Any
-        other option raises ``TypeError``. An unknown
-        protocol or a missing implementation package raises a
-        :class:`~anyftp.errors.BackendError` naming what to install.
+        ``write_block_size`` (bytes). ``storage_options.<key>`` options (as
+        ``anyftp serve --backend-option`` gives them) set one storage option each; dots
+        in ``<key>`` nest. Any other option raises ``TypeError``. An unknown protocol or
+        a missing implementation package raises a :class:`~anyftp.errors.BackendError`
+        naming what to install.
         """
         options = _fold_dotted_storage_options(options)
         unknown = sorted(set(options) - STATE_OPTIONS)
