@@ -86,6 +86,8 @@ def test_tuning_options_are_checked_and_read_from_text() -> None:
         FsspecPathIO.create_state(url="memory://", max_workers=0)
     with pytest.raises(TypeError, match="write_block_size"):
         FsspecPathIO.create_state(url="memory://", write_block_size="lots")
+    with pytest.raises(ValueError, match="5 MiB"):
+        FsspecPathIO.create_state(url="s3://bucket/x", write_block_size=1024 * 1024)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,9 @@ STATE_OPTIONS = frozenset(
     {"url", "storage_options", "max_workers", "read_chunk_size", "write_block_size"}
 )
 
+#: The smallest part of a multipart upload on S3 (and the stores that copy its API).
+_MIN_PART_SIZE = 5 * 1024 * 1024
+
 #: Storage options that make object stores see their own writes at once.
 _OBJECT_STORE_DEFAULTS: dict[str, Any] = {"use_listings_cache": False}
 
@@ -93,6 +96,11 @@ def build_state(
     target = resolve_url(url, options)
     profile = profile_for(target)
     if profile.kind == "object":
+        if settings.write_block_size < _MIN_PART_SIZE:
+            raise ValueError(
+                f"write_block_size must be at least {_MIN_PART_SIZE} bytes (5 MiB) on object "
+                f"stores, the smallest multipart part; got {settings.write_block_size}"
+            )
         target = Target(
             target.url,
             target.protocol,

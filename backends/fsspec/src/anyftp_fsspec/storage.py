@@ -11,8 +11,9 @@ differ only in *how* a filesystem method runs:
 * :class:`LocalStorage` is the local disk through the thread pool, with the operations
   fsspec leaves out (``os.replace`` renames, ``utime``, ``chmod``) and real file objects.
 
-Paths here are strings in the filesystem's own namespace; :meth:`Storage.fs_path` makes
-them from the server's ``PurePath`` and keeps them inside the root.
+Paths here are strings in the filesystem's own namespace; :meth:`Storage.resolve` makes
+them from the server's ``PurePath`` and keeps them inside the root (lexically, and on the
+local disk with symlinks resolved too).
 """
 
 from __future__ import annotations
