@@ -127,3 +127,25 @@ def test_serve_s3_with_storage_options_given_one_by_one(
     ftp.quit()
     keys = {o["Key"] for o in sync_s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {"cli/blob", "cli/made/"}
+
+
+def test_serve_s3_with_url_and_option_flags(
+    serve: Callable[..., int], s3_storage_options: dict[str, Any], bucket: str, sync_s3: Any
+) -> None:
+    port = serve(
+        "--backend",
+        "fsspec",
+        "--url",
+        f"s3://{bucket}/flags",
+        "--option",
+        f"endpoint_url={s3_storage_options['endpoint_url']}",
+        "--option",
+        f"key={s3_storage_options['key']}",
+        "--option",
+        f"secret={s3_storage_options['secret']}",
+    )
+    ftp = _client(port)
+    _round_trip(ftp, 100_003)
+    ftp.quit()
+    keys = {o["Key"] for o in sync_s3.list_objects_v2(Bucket=bucket, Prefix="flags/")["Contents"]}
+    assert keys == {"flags/blob"}

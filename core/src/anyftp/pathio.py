@@ -273,6 +273,15 @@ class AbstractPathIO:
         return None
 
     @classmethod
+    def capabilities_for_state(cls, state: Any) -> Capabilities:
+        """Capabilities of the instances made with *state*.
+
+        The server reads this for FEAT, before any session has an instance. Backends whose
+        abilities depend on their options (fsspec: per filesystem) override it.
+        """
+        return cls.capabilities
+
+    @classmethod
     async def close_state(cls, state: Any) -> None:
         """Release what :meth:`create_state` made (clients, pools). Default: nothing."""
 

@@ -76,6 +76,12 @@ class FsspecPathIO(AbstractPathIO):
     """Any fsspec filesystem, by URL. Make its state with :meth:`create_state`."""
 
     capabilities: ClassVar[Capabilities] = _StateCapabilities()  # type: ignore[assignment]
+
+    @classmethod
+    def capabilities_for_state(cls, state: Any) -> Capabilities:
+        """The capabilities decided for the state's filesystem."""
+        capabilities: Capabilities = state.capabilities
+        return capabilities
     #: Every method checks ``root`` itself (in :meth:`_target`), on the local disk in a
     #: worker thread, since resolving symlinks touches the disk.
     contains_paths_itself: ClassVar[bool] = True

@@ -88,6 +88,18 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="option for the backend (repeatable); values are JSON or text",
     )
+    store.add_argument(
+        "--url",
+        help="with --backend fsspec: the filesystem URL served (memory://, file:///srv, "
+        "s3://bucket/prefix, ...); same as --backend-option url=URL",
+    )
+    store.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --backend fsspec: a storage option of the filesystem (repeatable)",
+    )
     users = parser.add_argument_group("users")
     users.add_argument("--write", action="store_true", help="let anonymous users write")
     users.add_argument(
@@ -230,6 +242,18 @@ def parse_backend_options(items: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Backend options from ``--backend-option``, plus ``--url`` and ``--option`` (fsspec)."""
+    options = parse_backend_options(args.backend_option)
+    if args.url is not None:
+        options["url"] = args.url
+    if args.option:
+        if "storage_options" in options:
+            raise ValueError("give storage options with --option or as a backend option, not both")
+        options["storage_options"] = list(args.option)
+    return options
+
+
 def parse_plugin_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``["audit.path=/x"]`` -> ``{"audit": {"path": "/x"}}`` (values as in backend options)."""
     options: dict[str, dict[str, Any]] = {}
@@ -354,7 +378,7 @@ def build_server(args: argparse.Namespace) -> Any:
     server = Server(
         users,
         path_io_factory=args.backend,
-        path_io_options=parse_backend_options(args.backend_option),
+        path_io_options=backend_options(args),
         maximum_connections=args.max_connections,
         maximum_connections_per_address=args.max_connections_per_ip,
         idle_timeout=args.idle_timeout,

@@ -361,6 +361,11 @@ class Server:
         await self.plugin_host.start()
 
     @property
+    def backend_state(self) -> Any:
+        """The backend's per-server state (from ``create_state``), shared by sessions."""
+        return self._backend_state
+
+    @property
     def address(self) -> tuple[str, int]:
         """``(host, port)`` of the first listening socket."""
         if self._address is not None and self.server is not None and self.server.is_serving():

@@ -80,7 +80,7 @@ class BackendFixtures:
     @pytest.fixture
     def capabilities(self, path_io: AbstractPathIO) -> Capabilities:
         """The backend's declared capabilities (read, never probed)."""
-        return type(path_io).capabilities
+        return path_io.capabilities
 
     @pytest.fixture
     def state_options(self) -> dict[str, Any]:

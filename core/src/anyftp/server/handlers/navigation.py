@@ -128,7 +128,9 @@ async def mfmt(session: Session, argument: str) -> None:
 
 
 def _mfmt_feat(session: Session) -> str | None:
-    return "MFMT" if session.server.backend_class.capabilities.set_mtime else None
+    server = session.server
+    capabilities = server.backend_class.capabilities_for_state(server.backend_state)
+    return "MFMT" if capabilities.set_mtime else None
 
 
 def register(table: CommandTable) -> None:
