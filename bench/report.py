@@ -271,12 +271,17 @@ def render_markdown(
         out += _value_table(
             server_lines, columns, {n: servers[n]["median"] for n in columns}, primary, peers, limit
         )
-    if "anyftp-memory" in columns:
-        out += [
-            "",
-            "anyftp-memory's RSS includes the files it holds in memory (the large file and "
-            "the files the clients stored).",
-        ]
+    if any(line.key.startswith("rss_") for line in server_lines):
+        note = (
+            "Peak RSS is the server process's resident memory while the line runs, so memory "
+            "the process kept from earlier lines and rounds (allocator caches) counts too."
+        )
+        if "anyftp-memory" in columns:
+            note += (
+                " anyftp-memory's also holds the files themselves (the large file and the "
+                "files the clients stored)."
+            )
+        out += ["", note]
     cpu_lines = [
         Line(f"cpu_{line.key}", line.label, "CPU s", False)
         for line in server_lines
