@@ -42,17 +42,26 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
     ``connection["x"]`` / ``connection.future.x`` is the future; ``connection.x`` its
     result (AttributeError while unset); ``connection.x = v`` sets it (replacing a done
     future); ``del connection.x`` forgets it.
+
+    A value set while nobody waits for it is kept as a plain value and becomes a (done)
+    future only when someone asks for the future: a session sets about twenty values and
+    mostly reads them back, so this spares a future per value and per change.
     """
 
-    __slots__ = ("future",)
+    __slots__ = ("_values", "future")
 
     future: _FutureView
+    _values: dict[str, Any]
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(self._new_future)
+        try:
+            # Made on the loop it serves (a session): skip the loop lookup per future.
+            factory: Any = asyncio.get_running_loop().create_future
+        except RuntimeError:
+            factory = self._new_future
+        super().__init__(factory)
         object.__setattr__(self, "future", _FutureView(self))
-        for name, value in values.items():
-            self[name].set_result(value)
+        object.__setattr__(self, "_values", values)
 
     @staticmethod
     def _new_future() -> asyncio.Future[Any]:
@@ -62,9 +71,110 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
             loop = asyncio.get_event_loop_policy().get_event_loop()
         return loop.create_future()
 
+    # --- plain values become futures on demand ----------------------------------------------
+
+    def _materialise(self, name: str) -> None:
+        """Turn the plain value of *name* (if any) into a done future in the mapping."""
+        values = self._values
+        if name in values:
+            future = self.default_factory()  # type: ignore[misc]
+            future.set_result(values.pop(name))
+            super().__setitem__(name, future)
+
+    def _materialise_all(self) -> None:
+        for name in list(self._values):
+            self._materialise(name)
+
+    def __getitem__(self, name: str) -> asyncio.Future[Any]:
+        if name in self._values:
+            self._materialise(name)
+        return super().__getitem__(name)
+
+    def __setitem__(self, name: str, future: asyncio.Future[Any]) -> None:
+        self._values.pop(name, None)
+        super().__setitem__(name, future)
+
+    def __delitem__(self, name: str) -> None:
+        if name in self._values:
+            del self._values[name]
+        else:
+            super().__delitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values or super().__contains__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in self._values:
+            self._materialise(name)
+        return super().get(name, default)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if name in self._values:
+            self._materialise(name)
+        return super().pop(name, *default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        if name in self._values:
+            self._materialise(name)
+        return super().setdefault(name, default)
+
+    def __iter__(self) -> Any:
+        self._materialise_all()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._values)
+
+    def keys(self) -> Any:
+        self._materialise_all()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._materialise_all()
+        return super().values()
+
+    def items(self) -> Any:
+        self._materialise_all()
+        return super().items()
+
+    def copy(self) -> Any:
+        self._materialise_all()
+        return super().copy()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, future in dict(*args, **kwargs).items():
+            self[name] = future
+
+    def popitem(self) -> Any:
+        self._materialise_all()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._values.clear()
+        super().clear()
+
+    def __eq__(self, other: object) -> bool:
+        self._materialise_all()
+        if isinstance(other, Connection):
+            other._materialise_all()
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        self._materialise_all()
+        return super().__reduce__()
+
+    # --- attribute access -------------------------------------------------------------------
+
     def __getattr__(self, name: str) -> Any:
-        if name in self:
-            future = self[name]
+        if name in Connection.__slots__:
+            raise AttributeError(name)  # not made yet (only while unpickling)
+        values = self._values
+        if name in values:
+            return values[name]
+        if super().__contains__(name):
+            future = super().__getitem__(name)
             if future.done():
                 return future.result()
         raise AttributeError(f"{name!r} is not set on this connection")
@@ -73,23 +183,31 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
         if name in Connection.__slots__:
             object.__setattr__(self, name, value)
             return
-        future = self.get(name)
+        future = super().get(name)
         if future is None or future.done():
-            future = self[name] = self._new_future()
-        future.set_result(value)
+            if future is not None:
+                super().__delitem__(name)
+            self._values[name] = value
+        else:
+            future.set_result(value)  # someone waits for it
 
     def __delattr__(self, name: str) -> None:
         self.pop(name, None)
 
     def value(self, name: str, default: Any = None) -> Any:
         """The value of *name*, or *default* while it is unset."""
-        future = self.get(name)
+        values = self._values
+        if name in values:
+            return values[name]
+        future = super().get(name)
         if future is None or not future.done() or future.cancelled():
             return default
         return future.result()
 
     def is_set(self, name: str) -> bool:
-        future = self.get(name)
+        if name in self._values:
+            return True
+        future = super().get(name)
         return future is not None and future.done() and not future.cancelled()
 
     def __repr__(self) -> str:

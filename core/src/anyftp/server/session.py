@@ -81,6 +81,9 @@ NOT_IMPLEMENTED = frozenset(
 )
 
 _READ_SIZE = 65536
+#: Bytes asked of the kernel per read on a clear control connection. asyncio's default
+#: (256 KiB) makes every read of a short command line map, shrink and unmap fresh memory.
+_CONTROL_RECV_SIZE = 16384
 
 
 class CommandError(Exception):
@@ -344,6 +347,9 @@ class Session:
     async def run(self) -> None:
         """Serve the connection until QUIT, EOF, idle timeout or server close."""
         set_socket_options(self.writer)
+        transport = self.writer.transport
+        if isinstance(getattr(transport, "max_size", None), int):
+            transport.max_size = _CONTROL_RECV_SIZE  # type: ignore[attr-defined]
         self._task = asyncio.current_task()
         logger.info("session opened from %s:%s", self.client_host, self.client_port)
         try:
