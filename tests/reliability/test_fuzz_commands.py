@@ -39,7 +39,9 @@ names = st.one_of(
 # Arguments: anything a line may hold (no CR, LF or NUL: those end or break the line and
 # have their own tests), including paths made of dots, slashes and backslashes.
 arguments = st.one_of(
-    st.text(st.characters(blacklist_characters="\r\n\x00"), max_size=60),
+    st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=60
+    ),
     st.lists(st.sampled_from(["..", ".", "/", "\\", "a", "%2e", "~", "*", " "]), max_size=12).map(
         "".join
     ),
