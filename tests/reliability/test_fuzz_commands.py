@@ -40,7 +40,7 @@ names = st.one_of(
 # have their own tests), including paths made of dots, slashes and backslashes.
 arguments = st.one_of(
     st.text(
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=60
+        st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"), max_size=60
     ),
     st.lists(st.sampled_from(["..", ".", "/", "\\", "a", "%2e", "~", "*", " "]), max_size=12).map(
         "".join
