@@ -9,7 +9,7 @@ part of the data before raising. The wrapped class is a normal backend: hand it 
 ``Server(path_io_factory=...)`` and drive the server with a real client::
 
     import errno
-    from anyftp.testing.faults import Fault, faulty
+    from anyftp.testing.faults import Fault, FaultPlan, faulty
 
     plan = FaultPlan(Fault("write", on_call=2, error=errno.ENOSPC, partial=100))
     server = anyftp.Server(users, path_io_factory=faulty("memory", plan))
