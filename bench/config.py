@@ -23,7 +23,7 @@ class BenchConfig:
     clients: int = 200  # concurrent clients
     small_size: int = 10 * MiB  # file each concurrent client transfers
     listing_files: int = 10_000  # entries of the directory listed with MLSD
-    repeat: int = 3  # rounds per server; the table shows medians
+    repeat: int = 5  # rounds per server; the table shows medians
     line_timeout: float = 300.0  # bound on any one measurement (seconds)
     block_size: int = MiB  # block size the client-side benchmarks ask for
 

@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(KINDS),
         help=f"comma separated, from: {', '.join(KINDS)} (default: all)",
     )
-    parser.add_argument("--repeat", type=int, help="rounds per server (default 3)")
+    parser.add_argument("--repeat", type=int, help="rounds per server (default 5)")
     parser.add_argument("--size", type=int, help="large file size in MiB (default 256)")
     parser.add_argument("--small-size", type=float, help="per-client file size in MiB (default 10)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default 200)")
@@ -253,7 +253,9 @@ class GeneratorProbe:
 
     def end(self, key: str) -> dict[str, float]:
         wall = time.perf_counter() - self._wall
-        return {f"generator_busy_{key}": (time.process_time() - self._cpu) / max(wall, 1e-9)}
+        if wall < 0.2:  # too short for the process clock to say anything
+            return {}
+        return {f"generator_busy_{key}": (time.process_time() - self._cpu) / wall}
 
 
 class Probes:
