@@ -19,7 +19,7 @@ __all__ = ("MiB", "BenchConfig", "Line", "lines", "client_lines")
 class BenchConfig:
     """Sizes and counts of one run."""
 
-    big_size: int = 256 * MiB  # the single large file (STOR/RETR throughput)
+    big_size: int = 512 * MiB  # the single large file (STOR/RETR throughput)
     clients: int = 200  # concurrent clients
     small_size: int = 10 * MiB  # file each concurrent client transfers
     listing_files: int = 10_000  # entries of the directory listed with MLSD

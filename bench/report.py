@@ -180,7 +180,7 @@ def verdicts(
     out: list[str] = []
     servers = result["servers"]
     primary = result.get("primary")
-    limit = result.get("limit", {}).get("best", {})
+    limit = result.get("limit", {}).get("median", {})
     ours = servers.get(primary, {}).get("median", {}) if primary else {}
     if not ours:
         return ["no anyftp result: nothing to judge"]
@@ -236,7 +236,7 @@ def render_markdown(
     """The whole report: machine, command, server table, client table, verdicts."""
     machine = result["machine"]
     config = result["config"]
-    limit = result.get("limit", {}).get("best", {})
+    limit = result.get("limit", {}).get("median", {})
     servers: dict[str, dict[str, Any]] = result["servers"]
     columns = [name for name in servers if servers[name].get("median")]
     primary = result.get("primary")
@@ -254,10 +254,15 @@ def render_markdown(
         "",
     ]
     if limit:
+        samples = result["limit"]["samples"]
+        spread = "; ".join(
+            f"{direction} {min(values):,.0f}-{max(values):,.0f} MiB/s"
+            for direction, values in samples.items()
+        )
         out += [
-            "Loopback limit: the best of the rounds' plain-socket transfers of the same file "
-            "with sendfile (download: a server to the load generator; upload: the reverse); "
-            "percentages in the throughput cells are fractions of it.",
+            "Loopback limit: plain-socket transfers of the same file with sendfile "
+            "(download: a server to the load generator; upload: the reverse), median of the "
+            f"rounds (range: {spread}); percentages in throughput cells are fractions of it.",
             "",
         ]
     loops = [

@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma separated, from: {', '.join(KINDS)} (default: all)",
     )
     parser.add_argument("--repeat", type=int, help="rounds per server (default 5)")
-    parser.add_argument("--size", type=int, help="large file size in MiB (default 256)")
+    parser.add_argument("--size", type=int, help="large file size in MiB (default 512)")
     parser.add_argument("--small-size", type=float, help="per-client file size in MiB (default 10)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default 200)")
     parser.add_argument(
@@ -511,7 +511,6 @@ def main(argv: list[str] | None = None) -> int:
         result["limit"] = {
             "samples": limit_samples,
             "median": {k: median(v) for k, v in limit_samples.items()},
-            # A limit is the best the machine did: tables read figures against this.
             "best": {k: max(v) for k, v in limit_samples.items()},
         }
     for contender in contenders:
