@@ -54,10 +54,11 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
     _values: dict[str, Any]
 
     def __init__(self, **values: Any) -> None:
-        try:
-            # Made on the loop it serves (a session): skip the loop lookup per future.
-            factory: Any = asyncio.get_running_loop().create_future
-        except RuntimeError:
+        loop = values.get("loop")
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            # Made for a session, on its loop: skip the loop lookup per future.
+            factory: Any = loop.create_future
+        else:
             factory = self._new_future
         super().__init__(factory)
         object.__setattr__(self, "future", _FutureView(self))

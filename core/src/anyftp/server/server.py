@@ -407,6 +407,7 @@ class Server:
         task = asyncio.current_task()
         try:
             session = Session(self, reader, writer)
+            session._task = task
             if task is not None:
                 self._tasks[task] = session
                 if self._shutdown_deadline is not None:

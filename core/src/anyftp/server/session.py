@@ -23,7 +23,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import PurePath, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import plugins
 from ..common import StreamIO, StreamThrottle, Throttle
@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from .commands import CommandSpec, Handler
     from .server import Server
 
-__all__ = ("Session", "CommandError", "CloseSession")
+__all__ = ("Session", "CommandError", "CloseSession", "within")
+
+T = TypeVar("T")
 
 logger = logging.getLogger("anyftp.server")
 
@@ -84,6 +86,14 @@ _READ_SIZE = 65536
 #: Bytes asked of the kernel per read on a clear control connection. asyncio's default
 #: (256 KiB) makes every read of a short command line map, shrink and unmap fresh memory.
 _CONTROL_RECV_SIZE = 16384
+
+
+async def within(timeout: float | None, work: Awaitable[T]) -> T:
+    """Await *work*, bounded by *timeout* seconds (no timer at all when ``None``)."""
+    if timeout is None:
+        return await work
+    async with asyncio.timeout(timeout):
+        return await work
 
 
 class CommandError(Exception):
@@ -298,8 +308,8 @@ class Session:
             self._user_counted = None
         if user is not None:
             try:
-                async with asyncio.timeout(self.server.user_manager.timeout):
-                    await self.server.user_manager.notify_logout(user)
+                manager = self.server.user_manager
+                await within(manager.timeout, manager.notify_logout(user))
             except Exception:
                 logger.exception("user manager failed on logout")
         self.connection.pop("user", None)
@@ -350,7 +360,8 @@ class Session:
         transport = self.writer.transport
         if isinstance(getattr(transport, "max_size", None), int):
             transport.max_size = _CONTROL_RECV_SIZE  # type: ignore[attr-defined]
-        self._task = asyncio.current_task()
+        if self._task is None:
+            self._task = asyncio.current_task()
         logger.info("session opened from %s:%s", self.client_host, self.client_port)
         try:
             refusal = self.server.admit(self)
@@ -599,11 +610,22 @@ class Session:
             logger.exception("logout failed")
         self.server.session_ended(self)
         plugins.session_closed(self, user)
-        if not self.writer.is_closing():
-            self.writer.close()
+        writer = self.writer
+        # Closing a clear connection ourselves with nothing left to send completes on the
+        # next turn of the loop: no timer needed then.
+        prompt = (
+            not self.tls_control
+            and not writer.is_closing()
+            and not writer.transport.get_write_buffer_size()
+        )
+        if not writer.is_closing():
+            writer.close()
         try:
-            async with asyncio.timeout(2):
-                await self.writer.wait_closed()
+            if prompt:
+                await writer.wait_closed()
+            else:
+                async with asyncio.timeout(2):
+                    await writer.wait_closed()
         except (Exception, asyncio.CancelledError):
             # Replies the client never read keep a closing transport open: drop it.
             self.writer.transport.abort()
@@ -636,15 +658,23 @@ class Session:
         self.tls_control = True
 
 
+#: Transports that set TCP_NODELAY themselves (asyncio's selector loop, uvloop).
+_NODELAY_TRANSPORTS = (
+    "asyncio.selector_events._SelectorSocketTransport",
+    "uvloop.loop.TCPTransport",
+)
+
+
 def set_socket_options(writer: asyncio.StreamWriter) -> None:
     """TCP_NODELAY for prompt replies; SO_OOBINLINE so an urgent ``ABOR`` stays whole."""
     sock = writer.get_extra_info("socket")
     if sock is None:
         return
-    for level, option in (
-        (socket.IPPROTO_TCP, socket.TCP_NODELAY),
-        (socket.SOL_SOCKET, socket.SO_OOBINLINE),
-    ):
+    kind = type(writer.transport)
+    options = [(socket.SOL_SOCKET, socket.SO_OOBINLINE)]
+    if f"{kind.__module__}.{kind.__qualname__}" not in _NODELAY_TRANSPORTS:
+        options.append((socket.IPPROTO_TCP, socket.TCP_NODELAY))
+    for level, option in options:
         try:
             sock.setsockopt(level, option, 1)
         except (OSError, AttributeError, NotImplementedError):  # pragma: no cover

@@ -14,7 +14,7 @@ import asyncio
 
 from ... import plugins
 from ..commands import CommandSpec, CommandTable
-from ..session import CloseSession, Session
+from ..session import CloseSession, Session, within
 from ..users import GetUserResponse
 
 
@@ -22,8 +22,7 @@ async def user(session: Session, argument: str) -> None:
     if session.logged or session.pending_user is not None or session.user is not None:
         await session.logout()
     manager = session.server.user_manager
-    async with asyncio.timeout(manager.timeout):
-        state, found, info = await manager.get_user(argument)
+    state, found, info = await within(manager.timeout, manager.get_user(argument))
     if session.server.plugin_host.defers_login(session, argument, state, found):
         await session.reply("331", "password required")
         return
@@ -57,8 +56,7 @@ async def pass_(session: Session, argument: str) -> None:
         await session.reply("503", "bad sequence of commands: send USER first")
         return
     manager = session.server.user_manager
-    async with asyncio.timeout(manager.timeout):
-        ok = await manager.authenticate(pending, argument)
+    ok = await within(manager.timeout, manager.authenticate(pending, argument))
     if not ok:
         session.pending_user = None
         session.connection.pop("user", None)
