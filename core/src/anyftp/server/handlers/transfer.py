@@ -262,6 +262,17 @@ async def _store(
         await _abort_quietly(file, temporary)
         return
     try:
+        hung_up = await _control_hung_up(session)
+    except BaseException:  # the session is closing: it cancelled us
+        await asyncio.shield(_abort_quietly(file, temporary))
+        raise
+    if hung_up:
+        # The client closed the control connection before the upload was confirmed: in
+        # stream mode its data EOF can not be told from a cut, so nothing is published.
+        await _abort_quietly(file, temporary)
+        plugins.transfer_ended(session, "client hung up before the upload was confirmed")
+        return
+    try:
         await file.close()  # a failure here is answered by the session, never with 226
         if temporary is not None:
             await path_io.rename(temporary, real)
@@ -272,6 +283,17 @@ async def _store(
         raise
     plugins.transfer_ended(session, "ok", stored=True)
     await session.reply("226", done_text)
+
+
+async def _control_hung_up(session: Session) -> bool:
+    """Whether the client has closed the control connection (its FIN already arrived).
+
+    Two loop turns let the loop read what the kernel holds for the control socket: the
+    first turn polls for it, the second runs the callbacks the poll queued.
+    """
+    for _ in range(2):
+        await asyncio.sleep(0)
+    return session.reader.at_eof()
 
 
 async def _abort_quietly(file: AsyncFile, temporary: PurePath | None = None) -> None:
