@@ -120,3 +120,12 @@ async def test_a_cancelled_future_is_not_a_value() -> None:
     assert not connection.is_set("user")
     connection.user = "someone"  # a done (cancelled) future is replaced
     assert connection.user == "someone"
+
+
+async def test_forget_removes_plain_values_and_futures_alike() -> None:
+    connection = Connection(a=1)
+    connection["b"]
+    connection.forget("a")
+    connection.forget("b")
+    connection.forget("never-set")
+    assert "a" not in connection and "b" not in connection and len(connection) == 0

@@ -36,6 +36,9 @@ class _FutureView:
         storage.pop(name, None)
 
 
+_MISSING = object()
+
+
 class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
     """State of one control connection: names mapped to futures (see module docstring).
 
@@ -113,6 +116,11 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
         if name in self._values:
             self._materialise(name)
         return super().pop(name, *default)
+
+    def forget(self, name: str) -> None:
+        """Remove *name* if set (``pop(name, None)`` without making a future to return)."""
+        if self._values.pop(name, _MISSING) is _MISSING:
+            super().pop(name, None)
 
     def setdefault(self, name: str, default: Any = None) -> Any:
         if name in self._values:

@@ -276,6 +276,15 @@ class DataConnector:
 
     def reset(self) -> None:
         """Forget any pending data-connection setup, closing what it opened."""
+        if (
+            self._listener is None
+            and self._future is None
+            and self._target is None
+            and not self._tasks
+            and "passive_server" not in self.session.connection
+            and "data_connection" not in self.session.connection
+        ):
+            return  # nothing was opened (a session that never transferred)
         self._close_listener(forget=True)
         future = self._future
         self._future = None

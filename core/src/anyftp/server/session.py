@@ -312,9 +312,9 @@ class Session:
                 await within(manager.timeout, manager.notify_logout(user))
             except Exception:
                 logger.exception("user manager failed on logout")
-        self.connection.pop("user", None)
-        self.connection.pop("logged", None)
-        self.connection.pop("path_io", None)
+        self.connection.forget("user")
+        self.connection.forget("logged")
+        self.connection.forget("path_io")
         self._path_io = None
         self._base_path = None
         self.throttles.pop("user", None)
