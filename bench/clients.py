@@ -15,7 +15,6 @@ import ftplib
 import importlib
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,5 +127,4 @@ def measure_client(
                 return await _asyncio_download(module, target, remote_name, size, block)
             return await _asyncio_upload(module, target, source, block)
 
-    runner: Callable[[], float] = lambda: asyncio.run(bounded())  # noqa: E731
-    return runner()
+    return asyncio.run(bounded())

@@ -280,8 +280,3 @@ def median(values: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def summarize(samples: dict[str, list[float]]) -> dict[str, Any]:
-    """Median of each line's samples."""
-    return {key: median(values) for key, values in samples.items() if values}
