@@ -171,6 +171,19 @@ class DataChannel(asyncio.BufferedProtocol):
     def is_lost(self) -> bool:
         return self._lost
 
+    def stop_reading(self) -> None:
+        """Make sure the transport reads nothing more (it may have started reading after
+        ``connection_made`` paused it: uvloop starts reading only then)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and transport.is_reading():
+            transport.pause_reading()
+        self._reading_paused = True
+
+    @property
+    def has_received(self) -> bool:
+        """Whether anything (data or EOF) was already read through the transport."""
+        return bool(self._buffers) or self._eof or self._filled > 0
+
     # --- receiving ----------------------------------------------------------------------
 
     async def receive(self) -> memoryview:

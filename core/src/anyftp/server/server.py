@@ -32,6 +32,7 @@ from .connection import Connection
 from .dataconn import PortPool, plain_host
 from .handlers import default_table
 from .paths import normalise, normalise_base, real_path
+from .rawio import BufferPool
 from .session import Session
 from .tls import guard_tickets
 from .users import AbstractUserManager, MemoryUserManager, User
@@ -157,6 +158,8 @@ class Server:
         else:
             self.user_manager = MemoryUserManager(users)
         self.block_size = block_size
+        #: Receive buffers lent to uploads one block at a time (see :mod:`.rawio`).
+        self.receive_buffers = BufferPool(max(4096, block_size))
         self.socket_timeout = socket_timeout
         self.idle_timeout = idle_timeout
         self.wait_future_timeout = wait_future_timeout

@@ -24,12 +24,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import PurePath, PurePosixPath
 
 from ... import plugins
+from ...common import Throttle
 from ...errors import PathIOError, reply_for_path_error
 from ...pathio import AsyncFile
 from ..ascii import AsciiDecoder, AsciiEncoder
 from ..commands import CommandSpec, CommandTable
 from ..datachannel import DataChannel, SendfileUnavailable
 from ..dataconn import DataConnectionError
+from ..rawio import RawReceiver
 from ..session import CommandError, Session
 from ..uploads import temporary_path, uses_temporary_name
 
@@ -166,6 +168,13 @@ async def receive_file(session: Session, channel: DataChannel, file: AsyncFile) 
     decoder = AsciiDecoder() if session.transfer_type == "A" else None
     # A backend whose files are not OS files might keep what it is given: hand it a copy.
     copy = not session.path_io.capabilities.file_descriptor
+    raw = RawReceiver.for_channel(channel)
+    if raw is not None:
+        try:
+            await _receive_raw(session, raw, file, throttles, decoder, copy)
+        finally:
+            raw.close()
+        return
     while True:
         for throttle in throttles:
             await throttle.wait()
@@ -180,6 +189,47 @@ async def receive_file(session: Session, channel: DataChannel, file: AsyncFile) 
             await file.write(view)
         for throttle in throttles:
             throttle.append(len(view))
+    if decoder is not None:
+        tail = decoder.flush()
+        if tail:
+            await file.write(tail)
+
+
+async def _receive_raw(
+    session: Session,
+    raw: RawReceiver,
+    file: AsyncFile,
+    throttles: list[Throttle],
+    decoder: AsciiDecoder | None,
+    copy: bool,
+) -> None:
+    """The upload loop on a clear connection: read the socket, store, repeat (see
+    :mod:`..rawio`). A buffer goes back to the pool only after storage is done with it; one
+    a cancelled write may still use is dropped, so no other upload can ever read it."""
+    pool = session.server.receive_buffers
+    while True:
+        for throttle in throttles:
+            await throttle.wait()
+        buffer = pool.take()
+        count = raw.try_recv_into(buffer)
+        if count is None:
+            pool.give(buffer)
+            await raw.wait_readable()
+            continue
+        if not count:
+            pool.give(buffer)
+            break
+        view = memoryview(buffer)[:count]
+        if decoder is not None:
+            await file.write(decoder.decode(view))
+        elif copy:
+            await file.write(bytes(view))
+        else:
+            await file.write(view)  # an exception drops the buffer with the view
+        view.release()
+        pool.give(buffer)
+        for throttle in throttles:
+            throttle.append(count)
     if decoder is not None:
         tail = decoder.flush()
         if tail:

@@ -1,0 +1,178 @@
+"""Direct socket I/O for clear (non-TLS) data connections: the upload fast path.
+
+A :class:`~.datachannel.DataChannel` reads through its asyncio transport, which pauses and
+resumes reading (two ``epoll_ctl`` calls) every time its buffers fill. For a clear TCP
+upload :class:`RawReceiver` instead reads the socket itself, as a classic select-loop
+server does: ``readv`` into a buffer while the kernel has data, and waits for readability
+only when it has none. The kernel's socket buffer keeps receiving meanwhile, so the next
+block is already there when storage took the previous one; no ``epoll_ctl`` per block.
+
+The transport's reading stays paused for the whole transfer (the channel never resumes
+it). The receiver works on a duplicate of the socket's descriptor, because event loops
+refuse a reader on a descriptor their transport owns.
+
+:class:`BufferPool` lends receive buffers for one ``read, store`` step at a time. A
+backend that stores without suspending (the local disk) gives the buffer back before any
+other transfer runs, so all uploads share one buffer that stays in the CPU caches; a
+backend that suspends keeps its buffer until its write ends, and the pool grows to the
+number of writes in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .datachannel import DataChannel
+
+__all__ = ("BufferPool", "RawReceiver")
+
+
+class BufferPool:
+    """Reusable ``bytearray`` buffers of one size; at most *keep* idle ones are kept."""
+
+    __slots__ = ("_free", "keep", "size")
+
+    def __init__(self, size: int, keep: int = 8) -> None:
+        self.size = size
+        self.keep = keep
+        self._free: list[bytearray] = []
+
+    def take(self) -> bytearray:
+        free = self._free
+        return free.pop() if free else bytearray(self.size)
+
+    def give(self, buffer: bytearray) -> None:
+        if len(self._free) < self.keep and len(buffer) == self.size:
+            self._free.append(buffer)
+
+    @property
+    def idle(self) -> int:
+        """Buffers waiting to be lent."""
+        return len(self._free)
+
+
+class RawReceiver:
+    """Reads a clear data connection straight from its socket (see the module docstring).
+
+    Use :meth:`for_channel`, then :meth:`recv_into` until it returns 0 (the peer finished
+    cleanly), and always :meth:`close`. Waiting for data is bounded by the channel's
+    ``timeout``; a reset connection raises :class:`ConnectionError`.
+    """
+
+    __slots__ = ("_armed_for", "_channel", "_deadline", "_fd", "_loop", "_timer", "_waiter")
+
+    def __init__(self, channel: DataChannel, fd: int) -> None:
+        self._channel = channel
+        self._loop = asyncio.get_running_loop()
+        self._fd = os.dup(fd)
+        self._waiter: asyncio.Future[None] | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for = 0.0
+        try:
+            os.set_blocking(self._fd, False)  # as the loop keeps it; never block the loop
+            self._loop.add_reader(self._fd, self._readable)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    @classmethod
+    def for_channel(cls, channel: DataChannel) -> RawReceiver | None:
+        """A receiver for *channel*, or ``None`` when it must go through its transport
+        (TLS, data already read by the transport, no socket descriptor)."""
+        transport = channel.transport
+        if channel.tls or transport is None or transport.is_closing():
+            return None
+        channel.stop_reading()
+        if channel.has_received:
+            return None  # what the transport read is in the channel's buffers: use them
+        if transport.get_extra_info("sslcontext") is not None:
+            return None
+        sock = transport.get_extra_info("socket")
+        try:
+            fd = sock.fileno() if sock is not None else -1
+        except (OSError, ValueError, AttributeError):
+            fd = -1
+        if fd < 0:
+            return None
+        try:
+            return cls(channel, fd)
+        except (OSError, RuntimeError, NotImplementedError):
+            return None  # the loop can not watch descriptors (or is out of them)
+
+    def _readable(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def try_recv_into(self, buffer: bytearray | memoryview) -> int | None:
+        """Bytes read into *buffer* now (0: the peer finished); ``None`` if none are there."""
+        try:
+            count = os.readv(self._fd, [buffer])
+        except (BlockingIOError, InterruptedError):
+            return None
+        self._channel.bytes_in += count
+        return count
+
+    async def wait_readable(self) -> None:
+        """Wait until the socket has data (or EOF, or an error to report)."""
+        if self._channel.is_lost:
+            raise ConnectionAbortedError("data connection closed")
+        waiter = self._waiter = self._loop.create_future()
+        timeout = self._channel.timeout
+        if timeout is not None:
+            self._deadline = self._loop.time() + timeout
+            self._arm()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            self._deadline = None
+
+    async def recv_into(self, buffer: bytearray | memoryview) -> int:
+        """Read into *buffer*, waiting for data if needed; 0 when the peer finished."""
+        while True:
+            count = self.try_recv_into(buffer)
+            if count is not None:
+                return count
+            await self.wait_readable()
+
+    # One timer per receiver, re-armed only when it fires before the current deadline
+    # (waits are many and short; a timer per wait would cost more than the wait).
+    def _arm(self) -> None:
+        deadline = self._deadline
+        if deadline is None:
+            return
+        timer = self._timer
+        if timer is not None:
+            if self._armed_for <= deadline:
+                return
+            timer.cancel()
+        self._armed_for = deadline
+        self._timer = self._loop.call_at(deadline, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        waiter = self._waiter
+        if deadline is None or waiter is None or waiter.done():
+            return
+        if deadline > self._armed_for:
+            self._arm()
+            return
+        waiter.set_exception(TimeoutError("no data on the data connection in time"))
+
+    def close(self) -> None:
+        """Stop watching the socket and release the duplicate descriptor."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._fd >= 0:
+            try:
+                self._loop.remove_reader(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
