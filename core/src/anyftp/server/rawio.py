@@ -1,4 +1,5 @@
-"""Direct socket I/O for clear (non-TLS) data connections: the upload fast path.
+"""Direct socket I/O for clear (non-TLS) data connections: the upload fast path, and
+sendfile on event loops without ``loop.sendfile`` (uvloop).
 
 A :class:`~.datachannel.DataChannel` reads through its asyncio transport, which pauses and
 resumes reading (two ``epoll_ctl`` calls) every time its buffers fill. For a clear TCP
@@ -16,6 +17,10 @@ backend that stores without suspending (the local disk) gives the buffer back be
 other transfer runs, so all uploads share one buffer that stays in the CPU caches; a
 backend that suspends keeps its buffer until its write ends, and the pool grows to the
 number of writes in flight.
+
+:func:`send_file_raw` sends a file with ``os.sendfile`` on a duplicate of the socket's
+descriptor, waiting for writability through the loop when the socket buffer is full: the
+kernel copies file pages to the socket, as ``loop.sendfile`` does on asyncio's own loop.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .datachannel import DataChannel
 
-__all__ = ("BufferPool", "RawReceiver")
+__all__ = ("BufferPool", "RawReceiver", "send_file_raw")
 
 
 class BufferPool:
@@ -176,3 +181,63 @@ class RawReceiver:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+
+#: Bytes asked of one ``os.sendfile`` call (the kernel sends what the socket takes).
+SENDFILE_STEP = 1 << 30
+
+
+async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | None:
+    """Send file descriptor *fd* from *offset* to its end over *channel* with the kernel's
+    sendfile; the bytes sent, or ``None`` when the channel can not do it (TLS, no socket,
+    no ``os.sendfile``), in which case nothing was sent.
+
+    Each wait for the socket to take more is bounded by the channel's ``timeout``.
+    """
+    transport = channel.transport
+    if channel.tls or transport is None or not hasattr(os, "sendfile"):
+        return None
+    if transport.get_extra_info("sslcontext") is not None:
+        return None
+    sock = transport.get_extra_info("socket")
+    try:
+        socket_fd = sock.fileno() if sock is not None else -1
+    except (OSError, ValueError, AttributeError):
+        socket_fd = -1
+    if socket_fd < 0:
+        return None
+    await channel.flush()  # what the transport holds goes first
+    loop = asyncio.get_running_loop()
+    out = os.dup(socket_fd)
+    sent = 0
+    try:
+        while True:
+            try:
+                count = os.sendfile(out, fd, offset + sent, SENDFILE_STEP)
+            except (BlockingIOError, InterruptedError):
+                await _writable(loop, out, channel.timeout)
+                continue
+            if not count:
+                return sent
+            sent += count
+            channel.bytes_out += count
+    finally:
+        os.close(out)
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int, timeout: float | None) -> None:
+    waiter = loop.create_future()
+
+    def ready() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    loop.add_writer(fd, ready)
+    try:
+        if timeout is None:
+            await waiter
+        else:
+            async with asyncio.timeout(timeout):
+                await waiter
+    finally:
+        loop.remove_writer(fd)

@@ -31,7 +31,7 @@ from ..ascii import AsciiDecoder, AsciiEncoder
 from ..commands import CommandSpec, CommandTable
 from ..datachannel import DataChannel, SendfileUnavailable
 from ..dataconn import DataConnectionError
-from ..rawio import RawReceiver
+from ..rawio import RawReceiver, send_file_raw
 from ..session import CommandError, Session
 from ..uploads import temporary_path, uses_temporary_name
 
@@ -142,7 +142,10 @@ async def send_file(session: Session, channel: DataChannel, file: AsyncFile, off
             except SendfileUnavailable:
                 if position != offset:
                     raise
-                await file.seek(offset)  # the event loop can not (uvloop): copy blocks
+                # The event loop has no sendfile (uvloop): call the kernel's directly.
+                if await send_file_raw(channel, fd, offset) is not None:
+                    return
+                await file.seek(offset)  # not possible either: copy blocks
     if throttles:
         smallest = min(t.limit or block_size for t in throttles)
         block_size = max(4096, min(block_size, smallest // 8))

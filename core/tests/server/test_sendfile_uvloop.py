@@ -1,0 +1,76 @@
+"""On uvloop (no ``loop.sendfile``) downloads still go through the kernel's sendfile,
+called directly on the socket; the bytes and REST offsets are exact."""
+
+from __future__ import annotations
+
+import ftplib
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import anyftp
+from anyftp.server.handlers import transfer
+
+from .conftest import TIMEOUT, ServerThread
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def counted_raw_sendfile(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Offsets of every direct-sendfile call the server makes (it runs in this process)."""
+    calls: list[int] = []
+    original = transfer.send_file_raw
+
+    async def counting(channel: Any, fd: int, offset: int) -> int | None:
+        calls.append(offset)
+        return await original(channel, fd, offset)
+
+    monkeypatch.setattr(transfer, "send_file_raw", counting)
+    return calls
+
+
+@pytest.mark.parametrize("rest", [0, 1, 5 * 1024 * 1024 + 3])
+def test_download_on_uvloop_is_sent_by_the_kernel_from_the_offset(
+    make_server: Callable[..., ServerThread],
+    tmp_path: Path,
+    counted_raw_sendfile: list[int],
+    rest: int,
+) -> None:
+    data = os.urandom(8 * 1024 * 1024 + 17)
+    (tmp_path / "big.bin").write_bytes(data)
+    server = make_server(users=[anyftp.User(base_path=tmp_path)], loop="uvloop")
+    client = ftplib.FTP()
+    client.connect(server.host, server.port, timeout=TIMEOUT)
+    client.login()
+    try:
+        out = io.BytesIO()
+        client.retrbinary("RETR big.bin", out.write, rest=rest or None)
+    finally:
+        client.quit()
+    assert hashlib.sha256(out.getvalue()).digest() == hashlib.sha256(data[rest:]).digest()
+    assert counted_raw_sendfile == [rest]
+
+
+def test_ascii_download_on_uvloop_is_converted_not_sent_raw(
+    make_server: Callable[..., ServerThread],
+    tmp_path: Path,
+    counted_raw_sendfile: list[int],
+) -> None:
+    (tmp_path / "text.txt").write_bytes(b"one\ntwo\n" * 1000)
+    server = make_server(users=[anyftp.User(base_path=tmp_path)], loop="uvloop")
+    client = ftplib.FTP()
+    client.connect(server.host, server.port, timeout=TIMEOUT)
+    client.login()
+    try:
+        lines: list[str] = []
+        client.retrlines("RETR text.txt", lines.append)
+    finally:
+        client.quit()
+    assert lines == ["one", "two"] * 1000
+    assert counted_raw_sendfile == []
