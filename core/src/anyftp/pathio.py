@@ -568,6 +568,43 @@ def is_inside_resolved(path: PurePath | str, root: PurePath | str) -> bool:
         return False
 
 
+def inside_without_links(path: PurePath | str, root: PurePath | str) -> bool:
+    """Whether *path* lies lexically below *root* with no symlink among its components
+    below *root* (checked with ``lstat``, nearest first; a component that does not exist
+    ends the check, as nothing below it can exist).
+
+    ``True`` proves what :func:`is_inside_resolved` would find, with one ``lstat`` per
+    component below the root instead of resolving both paths; ``False`` means "not
+    proven" (a symlink, ``..``, a path outside the text of *root*, not POSIX): ask
+    :func:`is_inside_resolved` then.
+    """
+    if os.name != "posix":
+        return False
+    text = os.fspath(path)
+    base = os.fspath(root)
+    if text == base:
+        return True
+    prefix = base if base.endswith("/") else base + "/"
+    if not text.startswith(prefix):
+        return False
+    parts = text[len(prefix):].split("/")
+    if "" in parts or "." in parts or ".." in parts:
+        return False
+    current = prefix
+    for part in parts:
+        current += part
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return True
+        except OSError:
+            return False
+        if stat_module.S_ISLNK(mode):
+            return False
+        current += "/"
+    return True
+
+
 def contain_resolved(path: PurePath, root: PurePath) -> None:
     """Raise :class:`PathOutsideRootError` unless :func:`is_inside_resolved` holds."""
     if not is_inside_resolved(path, root):

@@ -26,6 +26,7 @@ from anyftp.pathio import (
     Capabilities,
     StatLike,
     contain_resolved,
+    inside_without_links,
     is_inside_resolved,
 )
 
@@ -37,7 +38,8 @@ def contain_real(path: PurePath, root: PurePath) -> None:
 
     The last component may not exist yet (STOR, MKD); its parent must then be inside.
     """
-    contain_resolved(path, root)
+    if not inside_without_links(path, root):
+        contain_resolved(path, root)
 
 
 class PathIO(AbstractPathIO):
@@ -56,8 +58,9 @@ class PathIO(AbstractPathIO):
     path_class: ClassVar[type[PurePath]] = pathlib.Path
 
     def contain(self, path: PurePath) -> None:
-        if self.root is not None:
-            contain_resolved(path, self.root)
+        root = self.root
+        if root is not None and not inside_without_links(path, root):
+            contain_resolved(path, root)  # a symlink (or ``..``) to follow: resolve
 
     def _visible(self, base: PurePath, entry: os.DirEntry[str]) -> bool:
         """With a root, entries that are symlinks leading outside it are not listed."""

@@ -35,6 +35,7 @@ from anyftp.pathio import (
     Capabilities,
     StatLike,
     contain_resolved,
+    inside_without_links,
     is_inside_resolved,
 )
 
@@ -144,7 +145,8 @@ class AsyncPathIO(AbstractPathIO):
 
             def job() -> T:
                 for path in paths:
-                    contain_resolved(path, root)
+                    if not inside_without_links(path, root):
+                        contain_resolved(path, root)
                 return function(*args)
 
         return (self.executor or default_executor()).submit(job)
@@ -154,8 +156,9 @@ class AsyncPathIO(AbstractPathIO):
 
     def contain(self, path: PurePath) -> None:
         """Blocking check for direct callers; the methods check in the worker thread."""
-        if self.root is not None:
-            contain_resolved(path, self.root)
+        root = self.root
+        if root is not None and not inside_without_links(path, root):
+            contain_resolved(path, root)
 
     def _visible(self, base: PurePath, entry: os.DirEntry[str]) -> bool:
         """Entries that are symlinks leading outside the root are not shown."""
