@@ -1,19 +1,18 @@
 """Fixtures for driving anyftp's server with real FTP clients (curl, lftp).
 
-The server runs in this process, in its own thread and event loop, on 127.0.0.1 with a
-port chosen by the OS; it is stopped at the end of each test. A test that needs a
-program skips with a clear reason only when the program is missing (CI installs both).
+The server runs in this process, in its own thread and event loop (``ServerThread`` from
+``anyftp.testing.servers``), on 127.0.0.1 with a port chosen by the OS; it is stopped at
+the end of each test. A test that needs a program skips with a clear reason only when the
+program is missing (CI installs both).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import shutil
 import ssl
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,59 +21,11 @@ import pytest
 
 import anyftp
 from anyftp.server import Server
+from anyftp.testing.servers import ServerThread
 
 TIMEOUT = 15
 PROGRAM_TIMEOUT = 120
 USER, PASSWORD = "tester", "s3cret pass"
-
-
-class ServerThread:
-    """A Server serving from a private event loop in a daemon thread."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="anyftp-server", daemon=True)
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-        self.port = 0
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.server.start("127.0.0.1", 0))
-            self.port = self.server.server_port
-        except BaseException as exc:  # reported by start()
-            self._error = exc
-            self._started.set()
-            return
-        self._started.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.server.wait_closed())
-        self.loop.close()
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        assert self._started.wait(TIMEOUT), "server did not start"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if not self.thread.is_alive():
-            return
-
-        def close() -> None:
-            self.server.close()
-            self.loop.stop()
-
-        self.loop.call_soon_threadsafe(close)
-        self.thread.join(TIMEOUT)
-        assert not self.thread.is_alive(), "server thread did not stop"
-
-    @property
-    def url(self) -> str:
-        return f"ftp://127.0.0.1:{self.port}"
 
 
 def need(program: str) -> str:
@@ -122,7 +73,8 @@ def make_server() -> Iterator[Callable[..., ServerThread]]:
         kwargs.setdefault("socket_timeout", TIMEOUT)
         kwargs.setdefault("wait_future_timeout", TIMEOUT)
         user = anyftp.User(USER, PASSWORD, base_path=root)
-        thread = ServerThread(Server([user], path_io_factory=backend, **kwargs)).start()
+        server = Server([user], path_io_factory=backend, **kwargs)
+        thread = ServerThread(server, timeout=TIMEOUT).start()
         running.append(thread)
         return thread
 

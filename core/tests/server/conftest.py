@@ -1,12 +1,11 @@
 """Fixtures for server tests: a real anyftp Server on 127.0.0.1 (port chosen by the OS),
-running in its own thread and event loop so blocking clients (ftplib) can drive it."""
+running in its own thread and event loop (:class:`anyftp.testing.servers.ServerThread`) so
+blocking clients (ftplib) can drive it."""
 
 from __future__ import annotations
 
-import asyncio
 import ftplib
 import ssl
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,70 +15,9 @@ import pytest
 import anyftp
 from anyftp.registry import available_backends
 from anyftp.server import Server
+from anyftp.testing.servers import ServerThread
 
 TIMEOUT = 10
-
-
-class ServerThread:
-    """A Server serving from a private event loop in a daemon thread."""
-
-    def __init__(self, server: Server, host: str = "127.0.0.1", loop: str = "asyncio") -> None:
-        self.server = server
-        self.host = host
-        if loop == "uvloop":
-            uvloop = pytest.importorskip("uvloop")
-            self.loop = uvloop.new_event_loop()
-        else:
-            self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="anyftp-server", daemon=True)
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-        self.port = 0
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.server.start(self.host, 0))
-            self.port = self.server.server_port
-        except BaseException as exc:  # pragma: no cover - reported in start()
-            self._error = exc
-            self._started.set()
-            return
-        self._started.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.server.wait_closed())
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        assert self._started.wait(TIMEOUT), "server did not start"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        """Run *fn* on the server's loop and return its result (awaiting coroutines)."""
-
-        async def runner() -> Any:
-            result = fn()
-            if asyncio.iscoroutine(result):
-                result = await result
-            return result
-
-        return asyncio.run_coroutine_threadsafe(runner(), self.loop).result(TIMEOUT)
-
-    def stop(self) -> None:
-        if not self.thread.is_alive():
-            return
-
-        def close() -> None:
-            self.server.close()
-            self.loop.stop()
-
-        self.loop.call_soon_threadsafe(close)
-        self.thread.join(TIMEOUT)
-        assert not self.thread.is_alive(), "server thread did not stop"
 
 
 def backend_names() -> list[str]:
@@ -111,7 +49,11 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., ServerThread]]:
         kwargs.setdefault("wait_future_timeout", TIMEOUT)
         if "users" not in kwargs and not args:
             kwargs["users"] = [anyftp.User(base_path=tmp_path)]
-        thread = ServerThread(Server(*args, **kwargs), host=host, loop=loop).start()
+        loop_factory = None
+        if loop == "uvloop":
+            loop_factory = pytest.importorskip("uvloop").new_event_loop
+        thread = ServerThread(Server(*args, **kwargs), host=host, loop_factory=loop_factory)
+        thread.start()
         running.append(thread)
         return thread
 
