@@ -19,6 +19,7 @@ import pytest
 import anyftp
 from anyftp import events
 from anyftp.hookspecs import hookimpl
+from anyftp.testing.servers import ServerGroup, connect, in_thread
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,34 +65,15 @@ class Recorder:
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[tuple[Any, Recorder]]]]:
     """Start a server with a Recorder; both are returned. Closed at the end."""
-    servers: list[anyftp.Server] = []
+    group = ServerGroup(login_failure_delay=0, socket_timeout=TIMEOUT)
 
     async def start(**kwargs: Any) -> tuple[anyftp.Server, Recorder]:
         recorder = Recorder()
         kwargs.setdefault("users", [anyftp.User(base_path=tmp_path)])
-        server = anyftp.Server(
-            login_failure_delay=0, socket_timeout=TIMEOUT, plugins=[recorder], **kwargs
-        )
-        await server.start("127.0.0.1", 0)
-        servers.append(server)
-        return server, recorder
+        return await group.start(plugins=[recorder], **kwargs), recorder
 
     yield start
-    for server in servers:
-        server.close()
-        async with asyncio.timeout(30):
-            await server.wait_closed()
-
-
-def connect(server: anyftp.Server) -> ftplib.FTP:
-    client = ftplib.FTP()
-    client.connect("127.0.0.1", server.server_port, timeout=TIMEOUT)
-    return client
-
-
-async def in_thread(fn: Callable[[], Any]) -> Any:
-    async with asyncio.timeout(TIMEOUT * 2):
-        return await asyncio.to_thread(fn)
+    await group.close()
 
 
 async def test_a_session_reports_connect_login_logout_disconnect(served: Any) -> None:

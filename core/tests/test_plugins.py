@@ -24,6 +24,7 @@ from anyftp import events
 from anyftp.errors import PluginError
 from anyftp.hookspecs import hookimpl
 from anyftp.registry import BLOCK_ENV
+from anyftp.testing.servers import ServerGroup, connect, in_thread
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,34 +36,15 @@ StartServer = Callable[..., Awaitable[anyftp.Server]]
 @pytest.fixture
 async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     """Start servers on this test's loop; each is closed at the end."""
-    servers: list[anyftp.Server] = []
+    group = ServerGroup(login_failure_delay=0, socket_timeout=TIMEOUT)
 
     async def start(users: Any = None, **kwargs: Any) -> anyftp.Server:
-        kwargs.setdefault("login_failure_delay", 0)
-        kwargs.setdefault("socket_timeout", TIMEOUT)
-        server = anyftp.Server(
+        return await group.start(
             users if users is not None else [anyftp.User(base_path=tmp_path)], **kwargs
         )
-        await server.start("127.0.0.1", 0)
-        servers.append(server)
-        return server
 
     yield start
-    for server in servers:
-        server.close()
-        async with asyncio.timeout(30):
-            await server.wait_closed()
-
-
-def connect(server: anyftp.Server) -> ftplib.FTP:
-    client = ftplib.FTP()
-    client.connect("127.0.0.1", server.server_port, timeout=TIMEOUT)
-    return client
-
-
-async def in_thread(fn: Callable[[], Any]) -> Any:
-    async with asyncio.timeout(TIMEOUT * 2):
-        return await asyncio.to_thread(fn)
+    await group.close()
 
 
 class Recorder:

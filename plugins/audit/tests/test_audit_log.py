@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_helpers import connect, in_thread, stop
 
 import anyftp
 from anyftp.errors import PluginError
+from anyftp.testing.servers import close_server as stop
+from anyftp.testing.servers import connect, in_thread
 
 pytestmark = pytest.mark.timeout(60)
 

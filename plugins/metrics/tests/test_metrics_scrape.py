@@ -9,11 +9,12 @@ import urllib.request
 from typing import Any
 
 import pytest
-from metrics_helpers import TIMEOUT, connect, in_thread, stop
 from prometheus_client.parser import text_string_to_metric_families
 
 import anyftp
 from anyftp.errors import PluginError
+from anyftp.testing.servers import TIMEOUT, connect, in_thread
+from anyftp.testing.servers import close_server as stop
 
 pytestmark = pytest.mark.timeout(60)
 

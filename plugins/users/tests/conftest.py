@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from users_helpers import TIMEOUT, stop
 
 import anyftp
+from anyftp.testing.servers import TIMEOUT, ServerGroup
 
 
 @pytest.fixture
@@ -22,15 +22,11 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def start_server(root: Path) -> AsyncIterator[Callable[..., Awaitable[anyftp.Server]]]:
-    servers: list[anyftp.Server] = []
+    group = ServerGroup(login_failure_delay=0, socket_timeout=TIMEOUT)
 
     async def start(**kwargs: Any) -> anyftp.Server:
         kwargs.setdefault("users", [anyftp.User(base_path=root)])
-        server = anyftp.Server(login_failure_delay=0, socket_timeout=TIMEOUT, **kwargs)
-        await server.start("127.0.0.1", 0)
-        servers.append(server)
-        return server
+        return await group.start(**kwargs)
 
     yield start
-    for server in servers:
-        await stop(server)
+    await group.close()

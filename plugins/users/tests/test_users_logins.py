@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from users_helpers import connect, in_thread
 
 import anyftp
 from anyftp.cli import main as anyftp_main
 from anyftp.errors import PluginError
+from anyftp.testing.servers import connect, in_thread
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from users_helpers import TIMEOUT
+
+from anyftp.testing.servers import TIMEOUT
 
 pytestmark = pytest.mark.timeout(90)
 
