@@ -99,7 +99,7 @@ def fsspec_server() -> Iterator[Callable[[dict[str, Any]], ServerThread]]:
             wait_future_timeout=TIMEOUT,
             login_failure_delay=0,
         )
-        thread = ServerThread(server)
+        thread = ServerThread(server, timeout=TIMEOUT, name="anyftp-fsspec-server")
         running.append(thread)
         return thread.start()
 

@@ -1,18 +1,17 @@
 """Real servers for the fsspec backend tests: moto's S3 server in its own process, and
-an anyftp server in its own thread and event loop (so blocking ftplib can drive it)."""
+an anyftp server in its own thread and event loop (so blocking ftplib can drive it), which is
+:class:`anyftp.testing.servers.ServerThread`."""
 
 from __future__ import annotations
 
-import asyncio
-import ftplib
 import os
 import selectors
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from typing import Any
+
+from anyftp.testing.servers import ServerThread
 
 __all__ = ("KEY", "REGION", "SECRET", "TIMEOUT", "ServerThread", "start_moto", "stop_moto")
 
@@ -86,53 +85,3 @@ def stop_moto(process: subprocess.Popen[str]) -> None:
 
 #: Bound on every wait of the end-to-end tests (seconds).
 TIMEOUT = 30.0
-
-
-class ServerThread:
-    """An anyftp Server on 127.0.0.1 (OS-chosen port) in its own thread and event loop,
-    so that blocking clients such as ftplib can talk to it."""
-
-    def __init__(self, server: Any) -> None:
-        self.server = server
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="anyftp-fsspec-server")
-        self.started = threading.Event()
-        self.error: BaseException | None = None
-        self.port = 0
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.server.start("127.0.0.1", 0))
-            self.port = self.server.server_port
-        except BaseException as exc:
-            self.error = exc
-            self.started.set()
-            self.loop.close()
-            return
-        self.started.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.server.close())
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        if not self.started.wait(TIMEOUT):
-            raise TimeoutError("the server did not start")
-        if self.error is not None:
-            self.thread.join(TIMEOUT)
-            raise self.error
-        return self
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(TIMEOUT)
-            assert not self.thread.is_alive(), "the server thread did not stop"
-
-    def client(self) -> ftplib.FTP:
-        ftp = ftplib.FTP()
-        ftp.connect("127.0.0.1", self.port, timeout=TIMEOUT)
-        ftp.login()
-        return ftp

@@ -61,7 +61,7 @@ def test_stor_then_retr_round_trips_by_sha256(
 ) -> None:
     server = fsspec_server(options)
     data = random.Random(1).randbytes(7 * 1024 * 1024 + 13)
-    ftp = server.client()
+    ftp = server.ftp()
     ftp.storbinary("STOR big.bin", io.BytesIO(data), blocksize=256 * 1024)
     assert ftp.size("big.bin") == len(data)
     assert sha256(retrieve(ftp, "big.bin")) == sha256(data)
@@ -73,7 +73,7 @@ def test_stor_then_retr_round_trips_by_sha256(
 def test_retr_after_rest_returns_the_tail(fsspec_server: Start, options: dict[str, Any]) -> None:
     server = fsspec_server(options)
     data = random.Random(2).randbytes(1_000_003)
-    ftp = server.client()
+    ftp = server.ftp()
     ftp.storbinary("STOR file", io.BytesIO(data))
     for offset in (1, 65_536, 999_999):
         assert sha256(retrieve(ftp, "file", rest=offset)) == sha256(data[offset:])
@@ -82,7 +82,7 @@ def test_retr_after_rest_returns_the_tail(fsspec_server: Start, options: dict[st
 
 def test_directory_commands_and_listings(fsspec_server: Start, options: dict[str, Any]) -> None:
     server = fsspec_server(options)
-    ftp = server.client()
+    ftp = server.ftp()
     ftp.mkd("dir")
     ftp.cwd("dir")
     ftp.storbinary("STOR inside.txt", io.BytesIO(b"inside"))
@@ -115,7 +115,7 @@ def test_appe_appends_where_the_filesystem_can(
     fsspec_server: Start, kind: str, options: dict[str, Any]
 ) -> None:
     server = fsspec_server(options)
-    ftp = server.client()
+    ftp = server.ftp()
     ftp.storbinary("STOR log", io.BytesIO(b"head-"))
     if kind == "s3":
         with pytest.raises(ftplib.error_perm, match=r"^502"):
@@ -131,7 +131,7 @@ def test_mfmt_sets_the_modification_time_on_file_urls(
     fsspec_server: Start, file_state_options: dict[str, Any], tmp_path: Path
 ) -> None:
     server = fsspec_server(file_state_options)
-    ftp = server.client()
+    ftp = server.ftp()
     ftp.storbinary("STOR stamped", io.BytesIO(b"x"))
     assert ftp.sendcmd("MFMT 20010909014640 stamped").startswith("213")
     assert ftp.sendcmd("MDTM stamped") == "213 20010909014640"
@@ -143,7 +143,7 @@ def test_concurrent_clients_each_get_their_own_bytes(
     fsspec_server: Start, options: dict[str, Any]
 ) -> None:
     server = fsspec_server(options)
-    clients = [server.client() for _ in range(4)]
+    clients = [server.ftp() for _ in range(4)]
     payloads = [random.Random(10 + i).randbytes(300_000 + i) for i in range(4)]
     # Open every data connection first so that the uploads overlap on the server.
     sockets = [c.transfercmd(f"STOR part-{i}") for i, c in enumerate(clients)]
@@ -163,7 +163,7 @@ def test_a_reset_upload_leaves_no_object_and_no_multipart_upload_on_s3(
     fsspec_server: Start, s3_state_options: dict[str, Any], sync_s3: Any, bucket: str
 ) -> None:
     server = fsspec_server({**s3_state_options, "write_block_size": 5 * 1024 * 1024})
-    ftp = server.client()
+    ftp = server.ftp()
     ftp.voidcmd("TYPE I")
     sock = ftp.transfercmd("STOR broken.bin")
     sock.sendall(random.Random(3).randbytes(11 * 1024 * 1024))
