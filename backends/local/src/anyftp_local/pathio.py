@@ -1,5 +1,5 @@
 # Blocking calls on the event loop are this backend's design (see the docstring).
-# ruff: noqa: ASYNC230, ASYNC240
+# ruff: noqa: ASYNC240
 """PathIO: the local disk with plain blocking calls (aioftp's ``PathIO``).
 
 Calls run on the event loop thread. On a local SSD with the page cache warm they take
@@ -15,31 +15,14 @@ import builtins
 import io
 import os
 import pathlib
-import stat as stat_module
 from collections.abc import AsyncIterator
 from pathlib import PurePath
-from typing import BinaryIO, ClassVar, cast
+from typing import BinaryIO, ClassVar
 
-from anyftp.pathio import (
-    AbstractPathIO,
-    AsyncLister,
-    Capabilities,
-    StatLike,
-    contain_resolved,
-    inside_without_links,
-    is_inside_resolved,
-)
+from anyftp import localfs
+from anyftp.pathio import AbstractPathIO, AsyncLister, Capabilities, StatLike
 
 __all__ = ("PathIO",)
-
-
-def contain_real(path: PurePath, root: PurePath) -> None:
-    """Raise PathOutsideRootError unless *path*, symlinks resolved, is inside *root*.
-
-    The last component may not exist yet (STOR, MKD); its parent must then be inside.
-    """
-    if not inside_without_links(path, root):
-        contain_resolved(path, root)
 
 
 class PathIO(AbstractPathIO):
@@ -58,17 +41,7 @@ class PathIO(AbstractPathIO):
     path_class: ClassVar[type[PurePath]] = pathlib.Path
 
     def contain(self, path: PurePath) -> None:
-        root = self.root
-        if root is not None and not inside_without_links(path, root):
-            contain_resolved(path, root)  # a symlink (or ``..``) to follow: resolve
-
-    def _visible(self, base: PurePath, entry: os.DirEntry[str]) -> bool:
-        """With a root, entries that are symlinks leading outside it are not listed."""
-        return (
-            self.root is None
-            or not entry.is_symlink()
-            or is_inside_resolved(base / entry.name, self.root)
-        )
+        localfs.contain(path, self.root)
 
     async def exists(self, path: PurePath) -> bool:
         return os.path.exists(path)
@@ -86,9 +59,7 @@ class PathIO(AbstractPathIO):
         os.rmdir(path)
 
     async def unlink(self, path: PurePath) -> None:
-        if os.path.isdir(path) and not os.path.islink(path):
-            raise IsADirectoryError(21, "Is a directory", str(path))
-        os.unlink(path)
+        localfs.unlink_file(path)
 
     async def stat(self, path: PurePath) -> StatLike:
         return os.stat(path)
@@ -99,32 +70,17 @@ class PathIO(AbstractPathIO):
     def list(self, path: PurePath) -> AsyncLister[PurePath]:
         async def entries() -> AsyncIterator[PurePath]:
             base = pathlib.Path(path)
+            root = self.root
             with os.scandir(path) as iterator:
                 for entry in iterator:
-                    if self._visible(base, entry):
+                    if localfs.visible(entry, root):
                         yield base / entry.name
 
         return AsyncLister(entries())
 
     def _scan(self, path: PurePath) -> builtins.list[tuple[str, StatLike]]:
         """``(name, stat)`` of the visible entries of *path*, in one ``os.scandir``."""
-        root = self.root
-        result: builtins.list[tuple[str, StatLike]] = []
-        append = result.append
-        with os.scandir(path) as iterator:
-            for entry in iterator:
-                # A symlink leading outside the root is not shown (d_type: no syscall).
-                if (
-                    root is not None
-                    and entry.is_symlink()
-                    and not is_inside_resolved(entry.path, root)
-                ):
-                    continue
-                try:
-                    append((entry.name, entry.stat()))
-                except FileNotFoundError:
-                    continue  # removed while listing, or a dangling symlink
-        return result
+        return localfs.scan_with_stats(path, self.root)
 
     async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
         base = pathlib.Path(path)
@@ -137,27 +93,19 @@ class PathIO(AbstractPathIO):
         return self._scan(path)
 
     async def set_mtime(self, path: PurePath, mtime: float) -> None:
-        st = os.stat(path)
-        os.utime(path, (st.st_atime, mtime))
+        localfs.set_mtime(path, mtime)
 
     async def chmod(self, path: PurePath, mode: int) -> None:
-        os.chmod(path, stat_module.S_IMODE(mode))
+        localfs.chmod(path, mode)
 
     async def _open(self, path: PurePath, mode: str) -> BinaryIO:
-        if mode == "rb+":
-            mode = "r+b"
-        return cast(BinaryIO, open(path, mode, buffering=0))
+        return localfs.open_binary(path, mode)
 
     async def read(self, file: BinaryIO, block_size: int = -1) -> bytes:
         return file.read(block_size) or b""
 
     async def write(self, file: BinaryIO, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            written = file.write(view)
-            if written is None:  # pragma: no cover - only non-blocking files
-                raise BlockingIOError("write would block")
-            view = view[written:]
+        localfs.write_all(file, data)
 
     async def seek(self, file: BinaryIO, offset: int, whence: int = io.SEEK_SET) -> int:
         return file.seek(offset, whence)

@@ -22,22 +22,14 @@ import functools
 import io
 import os
 import pathlib
-import stat as stat_module
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, BinaryIO, ClassVar, TypeVar, cast
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
-from anyftp.pathio import (
-    AbstractPathIO,
-    AsyncLister,
-    Capabilities,
-    StatLike,
-    contain_resolved,
-    inside_without_links,
-    is_inside_resolved,
-)
+from anyftp import localfs
+from anyftp.pathio import AbstractPathIO, AsyncLister, Capabilities, StatLike
 
 __all__ = ("AsyncPathIO", "ThreadPoolState", "default_executor")
 
@@ -77,10 +69,6 @@ def _close_opened(future: concurrent.futures.Future[BinaryIO]) -> None:
     """Close a file whose opener gave up waiting (timeout, cancellation)."""
     if not future.cancelled() and future.exception() is None:
         future.result().close()
-
-
-def _open_binary(path: PurePath, mode: str) -> BinaryIO:
-    return cast(BinaryIO, open(path, mode, buffering=0))
 
 
 class AsyncPathIO(AbstractPathIO):
@@ -145,8 +133,7 @@ class AsyncPathIO(AbstractPathIO):
 
             def job() -> T:
                 for path in paths:
-                    if not inside_without_links(path, root):
-                        contain_resolved(path, root)
+                    localfs.contain(path, root)
                 return function(*args)
 
         return (self.executor or default_executor()).submit(job)
@@ -156,17 +143,7 @@ class AsyncPathIO(AbstractPathIO):
 
     def contain(self, path: PurePath) -> None:
         """Blocking check for direct callers; the methods check in the worker thread."""
-        root = self.root
-        if root is not None and not inside_without_links(path, root):
-            contain_resolved(path, root)
-
-    def _visible(self, base: PurePath, entry: os.DirEntry[str]) -> bool:
-        """Entries that are symlinks leading outside the root are not shown."""
-        return (
-            self.root is None
-            or not entry.is_symlink()
-            or is_inside_resolved(base / entry.name, self.root)
-        )
+        localfs.contain(path, self.root)
 
     # --- path operations ------------------------------------------------------------------
 
@@ -188,12 +165,7 @@ class AsyncPathIO(AbstractPathIO):
         await self._run((path,), os.rmdir, path)
 
     async def unlink(self, path: PurePath) -> None:
-        def unlink() -> None:
-            if os.path.isdir(path) and not os.path.islink(path):
-                raise IsADirectoryError(21, "Is a directory", str(path))
-            os.unlink(path)
-
-        await self._run((path,), unlink)
+        await self._run((path,), localfs.unlink_file, path)
 
     async def stat(self, path: PurePath) -> StatLike:
         return await self._run((path,), os.stat, path)
@@ -202,36 +174,15 @@ class AsyncPathIO(AbstractPathIO):
         await self._run((source, destination), os.replace, source, destination)
 
     def list(self, path: PurePath) -> AsyncLister[PurePath]:
-        def names() -> builtins.list[PurePath]:
-            base = pathlib.Path(path)
-            with os.scandir(path) as iterator:
-                return [base / e.name for e in iterator if self._visible(base, e)]
-
         async def entries() -> AsyncIterator[PurePath]:
-            for child in await self._run((path,), names):
+            for child in await self._run((path,), localfs.list_paths, path, self.root):
                 yield child
 
         return AsyncLister(entries())
 
     def _scan(self, path: PurePath) -> builtins.list[tuple[str, StatLike]]:
         """``(name, stat)`` of the visible entries of *path* (runs in a worker)."""
-        root = self.root
-        result: builtins.list[tuple[str, StatLike]] = []
-        append = result.append
-        with os.scandir(path) as iterator:
-            for entry in iterator:
-                # A symlink leading outside the root is not shown (d_type: no syscall).
-                if (
-                    root is not None
-                    and entry.is_symlink()
-                    and not is_inside_resolved(entry.path, root)
-                ):
-                    continue
-                try:
-                    append((entry.name, entry.stat()))
-                except FileNotFoundError:
-                    continue  # removed while listing, or a dangling symlink
-        return result
+        return localfs.scan_with_stats(path, self.root)
 
     async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
         base = pathlib.Path(path)
@@ -244,20 +195,15 @@ class AsyncPathIO(AbstractPathIO):
         return await self._run((path,), self._scan, path)
 
     async def set_mtime(self, path: PurePath, mtime: float) -> None:
-        def set_mtime() -> None:
-            os.utime(path, (os.stat(path).st_atime, mtime))
-
-        await self._run((path,), set_mtime)
+        await self._run((path,), localfs.set_mtime, path, mtime)
 
     async def chmod(self, path: PurePath, mode: int) -> None:
-        await self._run((path,), os.chmod, path, stat_module.S_IMODE(mode))
+        await self._run((path,), localfs.chmod, path, mode)
 
     # --- files ----------------------------------------------------------------------------
 
     async def _open(self, path: PurePath, mode: str) -> BinaryIO:
-        if mode == "rb+":
-            mode = "r+b"
-        future = self._submit((path,), _open_binary, path, mode)
+        future = self._submit((path,), localfs.open_binary, path, mode)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -269,15 +215,7 @@ class AsyncPathIO(AbstractPathIO):
         return await self._run((), file.read, block_size) or b""
 
     async def write(self, file: BinaryIO, data: bytes | bytearray | memoryview) -> None:
-        def write_all() -> None:
-            view = memoryview(data)
-            while view:
-                written = file.write(view)
-                if written is None:  # pragma: no cover - only non-blocking files
-                    raise BlockingIOError("write would block")
-                view = view[written:]
-
-        await self._run((), write_all)
+        await self._run((), localfs.write_all, file, data)
 
     async def seek(self, file: BinaryIO, offset: int, whence: int = io.SEEK_SET) -> int:
         return await self._run((), file.seek, offset, whence)
