@@ -3,7 +3,6 @@ bounded waits, and the server process's memory and descriptors (read from ``/pro
 
 from __future__ import annotations
 
-import asyncio
 import ftplib
 import os
 import re
@@ -11,13 +10,12 @@ import selectors
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from anyftp.server import Server
+from anyftp.testing.servers import ServerThread
 
 TIMEOUT = 10.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,49 +30,12 @@ def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT, what: str 
         time.sleep(0.01)
 
 
-class ThreadedServer:
-    """An anyftp Server serving from its own event loop in a daemon thread."""
+class ThreadedServer(ServerThread):
+    """An anyftp Server serving from its own event loop in a daemon thread, with the
+    reliability tests' views of its state."""
 
     def __init__(self, server: Server, host: str = "127.0.0.1") -> None:
-        self.server = server
-        self.host = host
-        self.port = 0
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, name="reliability-server", daemon=True)
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.server.start(self.host, 0))
-            self.port = self.server.server_port
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
-
-    def start(self) -> ThreadedServer:
-        self.thread.start()
-        assert self._ready.wait(TIMEOUT), "server did not start"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def call(self, fn: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-        """Run *fn* on the server's loop (awaiting what it returns) and give the result."""
-
-        async def runner() -> Any:
-            result = fn()
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                result = await result
-            return result
-
-        return asyncio.run_coroutine_threadsafe(runner(), self.loop).result(timeout)
+        super().__init__(server, host, timeout=TIMEOUT, name="reliability-server")
 
     def sessions(self) -> int:
         return int(self.call(lambda: len(self.server.sessions)))
@@ -89,26 +50,9 @@ class ThreadedServer:
     def wait_closed(self, timeout: float = 30.0) -> None:
         self.call(self.server.wait_closed, timeout)
 
-    def stop(self) -> None:
-        if not self.thread.is_alive():
-            return
-
-        async def shutdown() -> None:
-            await self.server.close(0)
-
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(30)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(TIMEOUT)
-        assert not self.thread.is_alive(), "server thread did not stop"
-
-    def ftp(self, login: bool = True) -> ftplib.FTP:
-        client = ftplib.FTP()
-        client.connect(self.host, self.port, timeout=TIMEOUT)
-        if login:
-            client.login()
-        return client
+    def stop(self, grace: float | None = 0, timeout: float | None = None) -> None:
+        """Close at once (no grace for transfers) and wait, bounded, until it is closed."""
+        super().stop(grace, 30.0 + TIMEOUT if timeout is None else timeout)
 
 
 # --- a server in a child process ---------------------------------------------------------
