@@ -131,6 +131,10 @@ async def send_file(session: Session, channel: DataChannel, file: AsyncFile, off
             fd = file.fileno()
         except (OSError, ValueError):
             fd = -1
+        # The kernel's sendfile called on the socket itself (less work per wait than
+        # loop.sendfile, and uvloop has no loop.sendfile); the loop's as a fallback.
+        if fd >= 0 and await send_file_raw(channel, fd, offset) is not None:
+            return
         if fd >= 0:
             position = offset
             try:
@@ -142,10 +146,7 @@ async def send_file(session: Session, channel: DataChannel, file: AsyncFile, off
             except SendfileUnavailable:
                 if position != offset:
                     raise
-                # The event loop has no sendfile (uvloop): call the kernel's directly.
-                if await send_file_raw(channel, fd, offset) is not None:
-                    return
-                await file.seek(offset)  # not possible either: copy blocks
+                await file.seek(offset)  # the loop can not either: copy blocks
     if throttles:
         smallest = min(t.limit or block_size for t in throttles)
         block_size = max(4096, min(block_size, smallest // 8))

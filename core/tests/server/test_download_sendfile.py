@@ -1,5 +1,6 @@
-"""On uvloop (no ``loop.sendfile``) downloads still go through the kernel's sendfile,
-called directly on the socket; the bytes and REST offsets are exact."""
+"""Binary downloads on clear connections go through the kernel's sendfile, called on the
+socket directly (on asyncio's loop and on uvloop, which has no ``loop.sendfile``); the
+bytes and REST offsets are exact. ASCII downloads are converted, never sent raw."""
 
 from __future__ import annotations
 
@@ -35,16 +36,18 @@ def counted_raw_sendfile(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 @pytest.mark.parametrize("rest", [0, 1, 5 * 1024 * 1024 + 3])
-def test_download_on_uvloop_is_sent_by_the_kernel_from_the_offset(
+def test_download_is_sent_by_the_kernel_from_the_offset(
     make_server: Callable[..., ServerThread],
     tmp_path: Path,
     counted_raw_sendfile: list[int],
     rest: int,
+    loop: str,
 ) -> None:
     data = os.urandom(8 * 1024 * 1024 + 17)
     (tmp_path / "big.bin").write_bytes(data)
-    server = make_server(users=[anyftp.User(base_path=tmp_path)], loop="uvloop")
+    server = make_server(users=[anyftp.User(base_path=tmp_path)], loop=loop)
     client = ftplib.FTP()
     client.connect(server.host, server.port, timeout=TIMEOUT)
     client.login()
@@ -57,7 +60,7 @@ def test_download_on_uvloop_is_sent_by_the_kernel_from_the_offset(
     assert counted_raw_sendfile == [rest]
 
 
-def test_ascii_download_on_uvloop_is_converted_not_sent_raw(
+def test_ascii_download_is_converted_not_sent_raw(
     make_server: Callable[..., ServerThread],
     tmp_path: Path,
     counted_raw_sendfile: list[int],
