@@ -6,11 +6,7 @@ import ftplib
 import hashlib
 import io
 import random
-import re
-import selectors
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,64 +14,26 @@ from typing import Any
 import pytest
 from fsspec_servers import TIMEOUT
 
+from anyftp.testing.servers import ServeProcess
+
 pytestmark = pytest.mark.timeout(120)
-
-
-def _read_banner(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(TIMEOUT):
-            raise TimeoutError("anyftp serve printed no banner")
-    return process.stdout.readline()
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., int]]:
     """Run ``anyftp serve`` with the given arguments; returns the port it listens on."""
-    processes: list[subprocess.Popen[str]] = []
+    processes: list[ServeProcess] = []
 
     def start(*args: str) -> int:
-        command = [
-            sys.executable,
-            "-m",
-            "anyftp",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--login-failure-delay",
-            "0",
-            "--write",
-            *args,
-        ]
-        process = subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        processes.append(process)
-        banner = _read_banner(process)
-        match = re.search(r"://[^/]+:(\d+)/", banner)
-        assert match is not None, f"no address in {banner!r}"
-        return int(match.group(1))
+        arguments = ["--host", "127.0.0.1", "--login-failure-delay", "0", "--write", *args]
+        served = ServeProcess(arguments, tmp_path, timeout=TIMEOUT)
+        processes.append(served)
+        assert served.port, f"no address in {served.banner!r}"
+        return served.port
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(TIMEOUT)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    for served in processes:
+        served.close(signal.SIGTERM)
 
 
 def _client(port: int) -> ftplib.FTP:

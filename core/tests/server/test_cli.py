@@ -6,7 +6,6 @@ import ftplib
 import io
 import json
 import os
-import re
 import signal
 import ssl
 import subprocess
@@ -19,67 +18,37 @@ import pytest
 
 from anyftp.cli.serve import parse_backend_options
 from anyftp.server import verify_password
+from anyftp.testing.servers import ServeProcess
 
 from .conftest import TIMEOUT
 
 pytestmark = pytest.mark.timeout(90)
 
 
-class Served:
-    def __init__(self, process: subprocess.Popen[str], port: int, banner: str) -> None:
-        self.process = process
-        self.port = port
-        self.banner = banner
-
-    def client(self, user: str = "anonymous", password: str = "x") -> ftplib.FTP:
-        ftp = ftplib.FTP()
-        ftp.connect("127.0.0.1", self.port, timeout=TIMEOUT)
-        ftp.login(user, password)
-        return ftp
-
-
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    processes: list[subprocess.Popen[str]] = []
+def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
+    processes: list[ServeProcess] = []
 
-    def start(*args: str, cwd: Path | None = None) -> Served:
-        command = [
-            sys.executable,
-            "-m",
-            "anyftp",
-            "serve",
-            "--port",
-            "0",
-            "--login-failure-delay",
-            "0",
-            *args,
-        ]
-        process = subprocess.Popen(
-            command, cwd=cwd or tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        processes.append(process)
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        match = re.search(r"://[^/]+:(\d+)/", banner)
-        if match is None:
-            process.kill()
-            raise AssertionError(f"no banner: {banner!r} {process.stderr.read()!r}")
-        return Served(process, int(match.group(1)), banner)
+    def start(*args: str, cwd: Path | None = None) -> ServeProcess:
+        served = ServeProcess(["--login-failure-delay", "0", *args], cwd or tmp_path)
+        processes.append(served)
+        if not served.port:
+            served.close()
+            raise AssertionError(f"no banner: {served.banner!r} {served.stderr()!r}")
+        return served
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(TIMEOUT)
+    for served in processes:
+        served.close()
 
 
 def test_defaults_serve_cwd_read_only_on_localhost(
-    serve: Callable[..., Served], tmp_path: Path
+    serve: Callable[..., ServeProcess], tmp_path: Path
 ) -> None:
     (tmp_path / "hello.txt").write_bytes(b"hi")
     served = serve()
     assert "ftp://127.0.0.1:" in served.banner
-    ftp = served.client()
+    ftp = served.ftp()
     out = io.BytesIO()
     ftp.retrbinary("RETR hello.txt", out.write)
     assert out.getvalue() == b"hi"
@@ -90,7 +59,7 @@ def test_defaults_serve_cwd_read_only_on_localhost(
     assert served.process.wait(TIMEOUT) == 0
 
 
-def test_write_users_and_passive_ports(serve: Callable[..., Served], tmp_path: Path) -> None:
+def test_write_users_and_passive_ports(serve: Callable[..., ServeProcess], tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     served = serve(
@@ -103,18 +72,20 @@ def test_write_users_and_passive_ports(serve: Callable[..., Served], tmp_path: P
         "--passive-ports",
         "40000-40100",
     )
-    ftp = served.client()
+    ftp = served.ftp()
     ftp.storbinary("STOR anon.txt", io.BytesIO(b"a"))
     assert 40000 <= int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0]) <= 40100
     ftp.sendcmd("ABOR")
     ftp.quit()
-    ftp = served.client("ann", "pw")
+    ftp = served.ftp("ann", "pw")
     ftp.storbinary("STOR ann.txt", io.BytesIO(b"b"))
     ftp.quit()
     assert sorted(p.name for p in root.iterdir()) == ["ann.txt", "anon.txt"]
 
 
-def test_users_file_with_hashed_password(serve: Callable[..., Served], tmp_path: Path) -> None:
+def test_users_file_with_hashed_password(
+    serve: Callable[..., ServeProcess], tmp_path: Path
+) -> None:
     hashed = subprocess.run(
         [sys.executable, "-m", "anyftp", "serve", "--hash-password", "-"],
         input="s3cret\n",
@@ -132,27 +103,30 @@ def test_users_file_with_hashed_password(serve: Callable[..., Served], tmp_path:
         '[[users.permissions]]\npath = "/"\nwritable = true\n'
     )
     served = serve("--users-file", str(users))
-    ftp = served.client("kim", "s3cret")
+    ftp = served.ftp("kim", "s3cret")
     ftp.storbinary("STOR k", io.BytesIO(b"k"))
     ftp.quit()
     assert (tmp_path / "home" / "k").read_bytes() == b"k"
     with pytest.raises(ftplib.error_perm, match=r"^530"):
-        served.client()  # anonymous is off when accounts are given
+        served.ftp()  # anonymous is off when accounts are given
     with pytest.raises(ftplib.error_perm, match=r"^530"):
-        served.client("kim", "wrong")
+        served.ftp("kim", "wrong")
 
 
-def test_memory_backend_by_name(serve: Callable[..., Served]) -> None:
+def test_memory_backend_by_name(serve: Callable[..., ServeProcess]) -> None:
     served = serve("--backend", "memory", "--write")
     assert "MemoryPathIO" in served.banner
-    ftp = served.client()
+    ftp = served.ftp()
     ftp.storbinary("STOR m", io.BytesIO(b"memory"))
     assert ftp.nlst() == ["m"]
     ftp.quit()
 
 
 def test_tls_required(
-    serve: Callable[..., Served], tmp_path: Path, tls_ca: Any, client_tls_context: ssl.SSLContext
+    serve: Callable[..., ServeProcess],
+    tmp_path: Path,
+    tls_ca: Any,
+    client_tls_context: ssl.SSLContext,
 ) -> None:
     cert = tls_ca.issue_cert("127.0.0.1")
     cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ftplib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from anyftp.testing.servers import TIMEOUT
+from anyftp.testing.servers import TIMEOUT, ServeProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,29 +24,16 @@ BLOCK_ENV = "ANYFTP_BLOCK_PLUGINS"
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[str], int]]]:
     """Start ``anyftp serve`` (port 0) with extra arguments; killed at the end if alive."""
-    processes: list[subprocess.Popen[str]] = []
+    processes: list[ServeProcess] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
-        command = [sys.executable, "-m", "anyftp", "serve", "--port", "0", *args]
-        process = subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        processes.append(process)
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        match = re.search(r"://[^/]+:(\d+)/", banner)
-        return process, int(match.group(1)) if match else 0
+        served = ServeProcess(args, tmp_path, env={**os.environ, **(env or {})})
+        processes.append(served)
+        return served.process, served.port
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(TIMEOUT)
+    for served in processes:
+        served.close()
 
 
 def test_serve_enables_the_plugin_by_name_with_options(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ftplib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from anyftp.testing.servers import TIMEOUT
+from anyftp.testing.servers import TIMEOUT, ServeProcess
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -24,39 +23,18 @@ Serve = Callable[..., tuple[subprocess.Popen[str], int]]
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
-    processes: list[subprocess.Popen[str]] = []
+    processes: list[ServeProcess] = []
 
     def start(*args: str) -> tuple[subprocess.Popen[str], int]:
-        command = [
-            sys.executable,
-            "-m",
-            "anyftp",
-            "serve",
-            "--port",
-            "0",
-            "--login-failure-delay",
-            "0",
-            *args,
-        ]
-        process = subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={k: v for k, v in os.environ.items() if k != "ANYFTP_BLOCK_PLUGINS"},
-        )
-        processes.append(process)
-        assert process.stdout is not None
-        match = re.search(r"://[^/]+:(\d+)/", process.stdout.readline())
-        assert match, process.stderr.read() if process.stderr else ""
-        return process, int(match.group(1))
+        env = {k: v for k, v in os.environ.items() if k != "ANYFTP_BLOCK_PLUGINS"}
+        served = ServeProcess(["--login-failure-delay", "0", *args], tmp_path, env=env)
+        processes.append(served)
+        assert served.port, served.stderr()
+        return served.process, served.port
 
     yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-        process.wait(TIMEOUT)
+    for served in processes:
+        served.close()
 
 
 def users(*args: str, password: str | None = None) -> None:

@@ -6,6 +6,8 @@ Two ways to run a server on 127.0.0.1 with a port chosen by the OS:
 * :class:`ServerThread` serves from a private event loop in its own thread, so blocking
   clients (:mod:`ftplib`, curl, lftp) can drive it from the test; :meth:`ServerThread.call`
   runs code on the server's loop to look at its state, :meth:`ServerThread.stop` closes it.
+* :class:`ServeProcess` runs ``anyftp serve`` as a child process and reads the port from
+  its banner, to test the command line (and signals) end to end.
 * :class:`ServerGroup` starts servers on the test's own event loop and closes them all at
   the end; blocking clients then run in a worker thread through :func:`in_thread`, and
   :func:`connect` opens an :class:`ftplib.FTP` to such a server.
@@ -24,13 +26,28 @@ from __future__ import annotations
 
 import asyncio
 import ftplib
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..server import Server
 
-__all__ = ("TIMEOUT", "ServerGroup", "ServerThread", "close_server", "connect", "in_thread")
+__all__ = (
+    "TIMEOUT",
+    "ServeProcess",
+    "ServerGroup",
+    "ServerThread",
+    "close_server",
+    "connect",
+    "in_thread",
+)
 
 #: Default bound (seconds) on starting, calling into and stopping a server.
 TIMEOUT = 10.0
@@ -173,3 +190,83 @@ async def in_thread(fn: Callable[[], Any], timeout: float = TIMEOUT * 2) -> Any:
     """Run blocking *fn* (an ftplib session) in a worker thread, bounded by *timeout*."""
     async with asyncio.timeout(timeout):
         return await asyncio.to_thread(fn)
+
+
+_BANNER_PORT = re.compile(r"://[^/]+:(\d+)/")
+
+
+class ServeProcess:
+    """``python -m anyftp serve --port 0 ARGS`` as a child process (stdout and stderr
+    piped, text). The first line it prints is the banner with the address; ``port`` is 0
+    when the command printed none (it failed: see ``process.wait()`` and stderr).
+
+    *env* replaces the child's environment (default: this process's). Always end it with
+    :meth:`stop` or :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        arguments: Sequence[str],
+        cwd: str | Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float = TIMEOUT,
+    ) -> None:
+        self.timeout = timeout
+        command = [sys.executable, "-m", "anyftp", "serve", "--port", "0", *arguments]
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ if env is None else env),
+        )
+        try:
+            self.banner = self._read_banner()
+        except BaseException:
+            self.close()
+            raise
+        match = _BANNER_PORT.search(self.banner)
+        self.port = int(match.group(1)) if match else 0
+
+    def _read_banner(self) -> str:
+        stdout = self.process.stdout
+        assert stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(stdout, selectors.EVENT_READ)
+            if not selector.select(self.timeout):
+                raise TimeoutError(f"anyftp serve printed no banner within {self.timeout} s")
+        return stdout.readline()
+
+    def stderr(self) -> str:
+        """What the process wrote to stderr (reads to its end: call after it exited)."""
+        return self.process.stderr.read() if self.process.stderr is not None else ""
+
+    def ftp(self, user: str = "anonymous", password: str = "", login: bool = True) -> ftplib.FTP:
+        """A blocking :class:`ftplib.FTP` connected to the served port on 127.0.0.1."""
+        client = ftplib.FTP()
+        client.connect("127.0.0.1", self.port, timeout=self.timeout)
+        if login:
+            client.login(user, password)
+        return client
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Send *signum* and give the exit status (bounded wait)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.process.wait(self.timeout)
+
+    def close(self, signum: int = signal.SIGKILL) -> None:
+        """End the process if it still runs (*signum*, then SIGKILL) and close its pipes."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(self.timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process.wait(self.timeout)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
