@@ -14,9 +14,16 @@ import stat as stat_module
 from pathlib import PurePath
 from typing import BinaryIO, cast
 
-from .pathio import StatLike, contain_resolved, inside_without_links, is_inside_resolved
+from .pathio import (
+    Capabilities,
+    StatLike,
+    contain_resolved,
+    inside_without_links,
+    is_inside_resolved,
+)
 
 __all__ = (
+    "CAPABILITIES",
     "chmod",
     "contain",
     "list_paths",
@@ -26,6 +33,18 @@ __all__ = (
     "unlink_file",
     "visible",
     "write_all",
+)
+
+#: What a backend built on these primitives can do: everything a local disk can.
+CAPABILITIES = Capabilities(
+    set_mtime=True,
+    append=True,
+    seek_write=True,
+    empty_directories=True,
+    file_descriptor=True,
+    chmod=True,
+    rename_directories=True,
+    concurrent_writes=True,
 )
 
 

@@ -28,16 +28,7 @@ __all__ = ("PathIO",)
 class PathIO(AbstractPathIO):
     """The local filesystem, blocking calls."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        set_mtime=True,
-        append=True,
-        seek_write=True,
-        empty_directories=True,
-        file_descriptor=True,
-        chmod=True,
-        rename_directories=True,
-        concurrent_writes=True,
-    )
+    capabilities: ClassVar[Capabilities] = localfs.CAPABILITIES
     path_class: ClassVar[type[PurePath]] = pathlib.Path
 
     def contain(self, path: PurePath) -> None:

@@ -74,16 +74,7 @@ def _close_opened(future: concurrent.futures.Future[BinaryIO]) -> None:
 class AsyncPathIO(AbstractPathIO):
     """The local filesystem, every call in a worker thread."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        set_mtime=True,
-        append=True,
-        seek_write=True,
-        empty_directories=True,
-        file_descriptor=True,
-        chmod=True,
-        rename_directories=True,
-        concurrent_writes=True,
-    )
+    capabilities: ClassVar[Capabilities] = localfs.CAPABILITIES
     path_class: ClassVar[type[PurePath]] = pathlib.Path
     contains_paths_itself: ClassVar[bool] = True  # checked in the worker thread
 
