@@ -8,6 +8,8 @@ import ftplib
 import hashlib
 import io
 import os
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import anyftp
 from anyftp.server.handlers import transfer
 
 from .conftest import TIMEOUT, ServerThread
+from .rawftp import RawControl
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,3 +80,22 @@ def test_ascii_download_is_converted_not_sent_raw(
         client.quit()
     assert lines == ["one", "two"] * 1000
     assert counted_raw_sendfile == []
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_download_the_client_stops_reading_is_cut_after_the_socket_timeout(
+    make_server: Callable[..., ServerThread], tmp_path: Path, loop: str
+) -> None:
+    (tmp_path / "big.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    server = make_server(users=[anyftp.User(base_path=tmp_path)], socket_timeout=0.5, loop=loop)
+    with RawControl(server.host, server.port) as control:
+        assert control.reply().code == "220"
+        control.login()
+        host, port = control.pasv()
+        with socket.create_connection((host, port), timeout=TIMEOUT) as data:
+            data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            assert control.command("RETR big.bin").code == "150"
+            started = time.monotonic()
+            assert control.reply().code == "426"  # nothing read: the sender stalls
+            assert time.monotonic() - started < TIMEOUT / 2
+        assert control.command("NOOP").code == "200"

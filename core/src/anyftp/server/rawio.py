@@ -19,8 +19,9 @@ backend that suspends keeps its buffer until its write ends, and the pool grows 
 number of writes in flight.
 
 :func:`send_file_raw` sends a file with ``os.sendfile`` on a duplicate of the socket's
-descriptor, waiting for writability through the loop when the socket buffer is full: the
-kernel copies file pages to the socket, as ``loop.sendfile`` does on asyncio's own loop.
+descriptor: the kernel moves file pages to the socket, as ``loop.sendfile`` does on
+asyncio's own loop, but with the writer registered once per transfer, and in bursts of
+:data:`SENDFILE_BURST` bytes between which other sessions get their turn.
 """
 
 from __future__ import annotations
@@ -59,94 +60,53 @@ class BufferPool:
         return len(self._free)
 
 
-class RawReceiver:
-    """Reads a clear data connection straight from its socket (see the module docstring).
+class _SocketWatch:
+    """A duplicate of a socket's descriptor, watched by the loop for the whole transfer.
 
-    Use :meth:`for_channel`, then :meth:`recv_into` until it returns 0 (the peer finished
-    cleanly), and always :meth:`close`. Waiting for data is bounded by the channel's
-    ``timeout``; a reset connection raises :class:`ConnectionError`.
+    The reader (or writer) callback stays registered from start to end, so waiting costs
+    no ``epoll_ctl``; it only completes the current waiter. Each wait is bounded by
+    *timeout*, with one timer re-armed only when it fires before the current deadline
+    (waits are many and short; a timer per wait would cost more than the wait).
     """
 
-    __slots__ = ("_armed_for", "_channel", "_deadline", "_fd", "_loop", "_timer", "_waiter")
+    __slots__ = ("_armed_for", "_deadline", "_loop", "_timer", "_waiter", "_writing", "fd")
 
-    def __init__(self, channel: DataChannel, fd: int) -> None:
-        self._channel = channel
+    def __init__(self, fd: int, *, writing: bool) -> None:
         self._loop = asyncio.get_running_loop()
-        self._fd = os.dup(fd)
+        self._writing = writing
         self._waiter: asyncio.Future[None] | None = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
+        self.fd = os.dup(fd)  # loops refuse watchers on a descriptor their transport owns
         try:
-            os.set_blocking(self._fd, False)  # as the loop keeps it; never block the loop
-            self._loop.add_reader(self._fd, self._readable)
+            os.set_blocking(self.fd, False)  # as the loop keeps it; never block the loop
+            if writing:
+                self._loop.add_writer(self.fd, self._ready)
+            else:
+                self._loop.add_reader(self.fd, self._ready)
         except BaseException:
-            os.close(self._fd)
+            os.close(self.fd)
             raise
 
-    @classmethod
-    def for_channel(cls, channel: DataChannel) -> RawReceiver | None:
-        """A receiver for *channel*, or ``None`` when it must go through its transport
-        (TLS, data already read by the transport, no socket descriptor)."""
-        transport = channel.transport
-        if channel.tls or transport is None or transport.is_closing():
-            return None
-        channel.stop_reading()
-        if channel.has_received:
-            return None  # what the transport read is in the channel's buffers: use them
-        if transport.get_extra_info("sslcontext") is not None:
-            return None
-        sock = transport.get_extra_info("socket")
-        try:
-            fd = sock.fileno() if sock is not None else -1
-        except (OSError, ValueError, AttributeError):
-            fd = -1
-        if fd < 0:
-            return None
-        try:
-            return cls(channel, fd)
-        except (OSError, RuntimeError, NotImplementedError):
-            return None  # the loop can not watch descriptors (or is out of them)
-
-    def _readable(self) -> None:
+    def _ready(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def try_recv_into(self, buffer: bytearray | memoryview) -> int | None:
-        """Bytes read into *buffer* now (0: the peer finished); ``None`` if none are there."""
-        try:
-            count = os.readv(self._fd, [buffer])
-        except (BlockingIOError, InterruptedError):
-            return None
-        self._channel.bytes_in += count
-        return count
-
-    async def wait_readable(self) -> None:
-        """Wait until the socket has data (or EOF, or an error to report)."""
-        if self._channel.is_lost:
-            raise ConnectionAbortedError("data connection closed")
+    async def wait(self, timeout: float | None, what: str) -> None:
         waiter = self._waiter = self._loop.create_future()
-        timeout = self._channel.timeout
         if timeout is not None:
             self._deadline = self._loop.time() + timeout
             self._arm()
         try:
             await waiter
+        except TimeoutError:
+            raise TimeoutError(f"no progress on the data connection ({what})") from None
         finally:
             self._waiter = None
             self._deadline = None
 
-    async def recv_into(self, buffer: bytearray | memoryview) -> int:
-        """Read into *buffer*, waiting for data if needed; 0 when the peer finished."""
-        while True:
-            count = self.try_recv_into(buffer)
-            if count is not None:
-                return count
-            await self.wait_readable()
-
-    # One timer per receiver, re-armed only when it fires before the current deadline
-    # (waits are many and short; a timer per wait would cost more than the wait).
     def _arm(self) -> None:
         deadline = self._deadline
         if deadline is None:
@@ -168,23 +128,100 @@ class RawReceiver:
         if deadline > self._armed_for:
             self._arm()
             return
-        waiter.set_exception(TimeoutError("no data on the data connection in time"))
+        waiter.set_exception(TimeoutError())
 
     def close(self) -> None:
-        """Stop watching the socket and release the duplicate descriptor."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._fd >= 0:
+        if self.fd >= 0:
             try:
-                self._loop.remove_reader(self._fd)
+                if self._writing:
+                    self._loop.remove_writer(self.fd)
+                else:
+                    self._loop.remove_reader(self.fd)
             finally:
-                os.close(self._fd)
-                self._fd = -1
+                os.close(self.fd)
+                self.fd = -1
 
 
-#: Bytes asked of one ``os.sendfile`` call (the kernel sends what the socket takes).
-SENDFILE_STEP = 1 << 30
+def _socket_fd(channel: DataChannel) -> int:
+    """The descriptor of a clear channel's socket, or -1 (TLS, closing, no socket)."""
+    transport = channel.transport
+    if channel.tls or transport is None or transport.is_closing():
+        return -1
+    if transport.get_extra_info("sslcontext") is not None:
+        return -1
+    sock = transport.get_extra_info("socket")
+    try:
+        return int(sock.fileno()) if sock is not None else -1
+    except (OSError, ValueError, AttributeError):
+        return -1
+
+
+class RawReceiver:
+    """Reads a clear data connection straight from its socket (see the module docstring).
+
+    Use :meth:`for_channel`, then :meth:`recv_into` until it returns 0 (the peer finished
+    cleanly), and always :meth:`close`. Waiting for data is bounded by the channel's
+    ``timeout``; a reset connection raises :class:`ConnectionError`.
+    """
+
+    __slots__ = ("_channel", "_watch")
+
+    def __init__(self, channel: DataChannel, fd: int) -> None:
+        self._channel = channel
+        self._watch = _SocketWatch(fd, writing=False)
+
+    @classmethod
+    def for_channel(cls, channel: DataChannel) -> RawReceiver | None:
+        """A receiver for *channel*, or ``None`` when it must go through its transport
+        (TLS, data already read by the transport, no socket descriptor)."""
+        if channel.tls or channel.transport is None or channel.transport.is_closing():
+            return None
+        channel.stop_reading()
+        if channel.has_received:
+            return None  # what the transport read is in the channel's buffers: use them
+        fd = _socket_fd(channel)
+        if fd < 0:
+            return None
+        try:
+            return cls(channel, fd)
+        except (OSError, RuntimeError, NotImplementedError):
+            return None  # the loop can not watch descriptors (or is out of them)
+
+    def try_recv_into(self, buffer: bytearray | memoryview) -> int | None:
+        """Bytes read into *buffer* now (0: the peer finished); ``None`` if none are there."""
+        try:
+            count = os.readv(self._watch.fd, [buffer])
+        except (BlockingIOError, InterruptedError):
+            return None
+        self._channel.bytes_in += count
+        return count
+
+    async def wait_readable(self) -> None:
+        """Wait until the socket has data (or EOF, or an error to report)."""
+        if self._channel.is_lost:
+            raise ConnectionAbortedError("data connection closed")
+        await self._watch.wait(self._channel.timeout, "nothing received")
+
+    async def recv_into(self, buffer: bytearray | memoryview) -> int:
+        """Read into *buffer*, waiting for data if needed; 0 when the peer finished."""
+        while True:
+            count = self.try_recv_into(buffer)
+            if count is not None:
+                return count
+            await self.wait_readable()
+
+    def close(self) -> None:
+        """Stop watching the socket and release the duplicate descriptor."""
+        self._watch.close()
+
+
+#: Bytes sent before the sender lets other tasks run (it goes on at the next loop turn
+#: when the socket still takes more): keeps one fast download from delaying the replies
+#: and transfers of other sessions.
+SENDFILE_BURST = 1 << 20
 
 
 async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | None:
@@ -194,50 +231,30 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
 
     Each wait for the socket to take more is bounded by the channel's ``timeout``.
     """
-    transport = channel.transport
-    if channel.tls or transport is None or not hasattr(os, "sendfile"):
+    if not hasattr(os, "sendfile"):
         return None
-    if transport.get_extra_info("sslcontext") is not None:
-        return None
-    sock = transport.get_extra_info("socket")
-    try:
-        socket_fd = sock.fileno() if sock is not None else -1
-    except (OSError, ValueError, AttributeError):
-        socket_fd = -1
+    socket_fd = _socket_fd(channel)
     if socket_fd < 0:
         return None
     await channel.flush()  # what the transport holds goes first
-    loop = asyncio.get_running_loop()
-    out = os.dup(socket_fd)
+    try:
+        watch = _SocketWatch(socket_fd, writing=True)
+    except (OSError, RuntimeError, NotImplementedError):
+        return None
     sent = 0
     try:
         while True:
-            try:
-                count = os.sendfile(out, fd, offset + sent, SENDFILE_STEP)
-            except (BlockingIOError, InterruptedError):
-                await _writable(loop, out, channel.timeout)
-                continue
-            if not count:
-                return sent
-            sent += count
-            channel.bytes_out += count
+            burst = 0
+            while burst < SENDFILE_BURST:
+                try:
+                    count = os.sendfile(watch.fd, fd, offset + sent, SENDFILE_BURST - burst)
+                except (BlockingIOError, InterruptedError):
+                    break
+                if not count:
+                    return sent
+                sent += count
+                burst += count
+                channel.bytes_out += count
+            await watch.wait(channel.timeout, "nothing sent")
     finally:
-        os.close(out)
-
-
-async def _writable(loop: asyncio.AbstractEventLoop, fd: int, timeout: float | None) -> None:
-    waiter = loop.create_future()
-
-    def ready() -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    loop.add_writer(fd, ready)
-    try:
-        if timeout is None:
-            await waiter
-        else:
-            async with asyncio.timeout(timeout):
-                await waiter
-    finally:
-        loop.remove_writer(fd)
+        watch.close()
