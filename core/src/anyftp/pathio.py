@@ -243,7 +243,9 @@ class AbstractPathIO:
         self.timeout = timeout
         self.connection = connection
         self.state = state
-        self.root: PurePath | None = None if root is None else self.path_class(root)
+        self.root: PurePath | None = (
+            root if root is None or isinstance(root, self.path_class) else self.path_class(root)
+        )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -214,6 +214,8 @@ class Server:
         self._closed: asyncio.Event | None = None
         self._state_closed = False
         self._legacy_cache: dict[str, str | None] = {}
+        # Normalised absolute base paths of users (see make_path_io).
+        self._bases: dict[tuple[Any, type[PurePath]], PurePath] = {}
 
     # --- configuration helpers ----------------------------------------------------------
 
@@ -275,7 +277,14 @@ class Server:
 
     def make_path_io(self, user: User, connection: Connection) -> tuple[PurePath, AbstractPathIO]:
         """The user's base path and a backend instance rooted there."""
-        base = normalise_base(user.base_path, self.backend_class.path_class)
+        path_class = self.backend_class.path_class
+        key = (user.base_path, path_class)
+        base = self._bases.get(key)
+        if base is None:
+            base = normalise_base(user.base_path, path_class)
+            if PurePath(user.base_path).is_absolute():
+                # A relative base depends on the current directory: not kept.
+                self._bases[key] = base
         factory: Any = self.path_io_factory
         try:
             path_io = factory(

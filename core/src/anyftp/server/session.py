@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import socket
 import ssl
 import time
@@ -83,6 +84,8 @@ NOT_IMPLEMENTED = frozenset(
 )
 
 _READ_SIZE = 65536
+#: What makes a reply text more than one plain line (format_reply handles those).
+_SPECIAL_IN_REPLY = re.compile("[\r\n\x00]")
 #: Bytes asked of the kernel per read on a clear control connection. asyncio's default
 #: (256 KiB) makes every read of a short command line map, shrink and unmap fresh memory.
 _CONTROL_RECV_SIZE = 16384
@@ -244,9 +247,12 @@ class Session:
     def response(self, code: str, lines: str | Iterable[str] = "", list: bool = False) -> None:
         """Queue a reply without waiting (aioftp's ``connection.response``)."""
         del list  # aioftp's flag for multi-line replies; a sequence of lines does that
-        if not isinstance(lines, str):
-            lines = [str(line) for line in lines]
-        text = format_reply(str(code), lines)
+        if type(lines) is str and not _SPECIAL_IN_REPLY.search(lines):
+            text = f"{code} {lines}\r\n"  # the common one-line reply
+        else:
+            if not isinstance(lines, str):
+                lines = [str(line) for line in lines]
+            text = format_reply(str(code), lines)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s:%s <- %s", self.client_host, self.client_port, text.rstrip())
         if self.writer.is_closing():
