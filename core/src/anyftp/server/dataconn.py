@@ -226,7 +226,9 @@ class DataConnector:
         future, target = self._future, self._target
         self._target = None  # the passive future stays until settled: the peer may
         try:  # connect only after the 150 reply (``_accepted`` delivers to it)
-            if future is not None:
+            if future is not None and future.done():
+                channel = future.result()  # the client connected first, as most do
+            elif future is not None:
                 try:
                     async with asyncio.timeout(server.wait_future_timeout):
                         channel = await asyncio.shield(future)
@@ -242,7 +244,7 @@ class DataConnector:
             self._close_listener(forget=True)
             if future is not None and not future.done():
                 future.cancel()
-        session.connection.pop("data_connection", None)
+        session.connection.forget("data_connection")
         return channel
 
     async def _connect(self, host: str, port: int) -> DataChannel:
