@@ -67,6 +67,11 @@ def test_auto_takes_uvloop_when_installed(serve: Callable[..., ServeProcess]) ->
     assert f"loop {expected})" in served.banner
 
 
+def test_default_loop_is_asyncio(serve: Callable[..., ServeProcess]) -> None:
+    served = serve()
+    assert "loop asyncio)" in served.banner
+
+
 def test_loop_factory_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now fails
     assert loop_factory("auto") == ("asyncio", None)

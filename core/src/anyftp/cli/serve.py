@@ -36,7 +36,10 @@ __all__ = (
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2121
-DEFAULT_LOOP = "auto"
+# asyncio's own loop by default: under uvloop the 300-session load test on the memory
+# backend ends above its RSS bound (tests/reliability/test_load.py), not yet explained.
+# --loop auto or uvloop opts in (pip install "anyftp[speed]").
+DEFAULT_LOOP = "asyncio"
 
 
 def register(subparsers: Any) -> None:
