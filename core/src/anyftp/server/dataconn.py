@@ -178,6 +178,16 @@ class DataConnector:
     async def _secure(
         self, future: asyncio.Future[DataChannel], channel: DataChannel, context: ssl.SSLContext
     ) -> None:
+        try:
+            await self._start_tls(channel, context)
+        except DataConnectionError as exc:
+            if not future.done():
+                future.set_exception(exc)
+            return
+        self._deliver(future, channel)
+
+    async def _start_tls(self, channel: DataChannel, context: ssl.SSLContext) -> None:
+        """TLS on *channel*; on failure the channel is aborted and DataConnectionError raised."""
         server = self.session.server
         try:
             await start_tls_data(
@@ -188,10 +198,7 @@ class DataConnector:
             )
         except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
             channel.abort()
-            if not future.done():
-                future.set_exception(DataConnectionError(f"TLS on data connection failed: {exc}"))
-            return
-        self._deliver(future, channel)
+            raise DataConnectionError(f"TLS on data connection failed: {exc}") from None
 
     def _deliver(self, future: asyncio.Future[DataChannel], channel: DataChannel) -> None:
         if future.done():
@@ -263,16 +270,7 @@ class DataConnector:
             raise DataConnectionError(f"can not connect to {host}:{port}: {exc}") from None
         context = session.data_tls_context()
         if context is not None:
-            try:
-                await start_tls_data(
-                    channel,
-                    context,
-                    handshake_timeout=server.socket_timeout,
-                    require_session_reuse=server.require_tls_session_reuse,
-                )
-            except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
-                channel.abort()
-                raise DataConnectionError(f"TLS on data connection failed: {exc}") from None
+            await self._start_tls(channel, context)
         return channel
 
     def reset(self) -> None:
