@@ -259,7 +259,9 @@ async def test_command_timings_cover_transfers_until_they_end(served: Any, tmp_p
     await recorder.wait_until(lambda: any(e.command == "XYZZY" for e in recorder.commands))
     names = [e.command for e in recorder.commands]
     assert names[:2] == ["USER", "NOOP"] and "RETR" in names
-    assert names[-1] == "XYZZY"  # the plugin decides what to do with unknown commands
+    # Unknown commands are reported too (the plugin decides what to make of them); only
+    # QUIT may follow.
+    assert names[names.index("XYZZY") + 1 :] in ([], ["QUIT"])
     (retr,) = [e for e in recorder.commands if e.command == "RETR"]
     assert retr.duration >= 0.15  # 150 kB at 500 kB/s: the transfer, not its start
     assert all(e.name == "command" for e in recorder.commands)

@@ -7,6 +7,8 @@ raises :class:`~anyftp.errors.InvalidCommand` instead of growing memory.
 
 from __future__ import annotations
 
+import re
+
 from ..errors import InvalidCommand
 
 __all__ = ("LineBuffer", "parse_command", "strip_telnet", "check_argument", "MAX_LINE_LENGTH")
@@ -15,6 +17,7 @@ __all__ = ("LineBuffer", "parse_command", "strip_telnet", "check_argument", "MAX
 MAX_LINE_LENGTH = 8192
 
 _IAC = 0xFF
+_FORBIDDEN = re.compile(b"[\x00\r\n]")
 
 
 def strip_telnet(line: bytes) -> bytes:
@@ -54,6 +57,12 @@ class LineBuffer:
         self.max_length = max_length
 
     def feed(self, data: bytes) -> list[bytes]:
+        if data and not self._buffer and data.find(b"\n") == len(data) - 1:
+            # One whole line, the common case: no copy through the buffer.
+            line = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+            if len(line) > self.max_length:
+                raise InvalidCommand(f"line longer than {self.max_length} bytes")
+            return [line]
         self._buffer += data
         lines: list[bytes] = []
         while True:
@@ -83,8 +92,10 @@ def parse_command(line: bytes, encoding: str = "utf-8") -> tuple[str, str]:
     Telnet codes are removed; a trailing CR is dropped; the argument keeps inner
     spaces (file names may hold them). Undecodable bytes and NUL raise InvalidCommand.
     """
-    line = strip_telnet(line).rstrip(b"\r\n")
-    if b"\x00" in line or b"\r" in line or b"\n" in line:
+    if _IAC in line:
+        line = strip_telnet(line)
+    line = line.rstrip(b"\r\n")
+    if _FORBIDDEN.search(line) is not None:
         raise InvalidCommand("NUL, CR or LF inside the command line")
     try:
         text = line.decode(encoding)

@@ -51,9 +51,8 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
     mostly reads them back, so this spares a future per value and per change.
     """
 
-    __slots__ = ("_values", "future")
+    __slots__ = ("_values",)
 
-    future: _FutureView
     _values: dict[str, Any]
 
     def __init__(self, **values: Any) -> None:
@@ -64,8 +63,13 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
         else:
             factory = self._new_future
         super().__init__(factory)
-        object.__setattr__(self, "future", _FutureView(self))
         object.__setattr__(self, "_values", values)
+
+    @property
+    def future(self) -> _FutureView:
+        """``connection.future.name`` is the future of ``name`` (made when asked for: a
+        view kept here would tie the mapping in a reference cycle)."""
+        return _FutureView(self)
 
     @staticmethod
     def _new_future() -> asyncio.Future[Any]:

@@ -14,6 +14,7 @@ import collections
 import inspect
 import keyword
 import logging
+import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from pathlib import PurePath, PurePosixPath
@@ -29,6 +30,7 @@ from ..registry import backend_class_of, resolve_backend
 from .bans import LoginBans
 from .commands import CommandTable
 from .connection import Connection
+from .control import ControlStream, RawListener, RawTransport, raw_listener_supported
 from .dataconn import PortPool, plain_host
 from .handlers import default_table
 from .paths import normalise, normalise_base, real_path
@@ -201,7 +203,10 @@ class Server:
             self.user_manager = accounts = MemoryUserManager(None)
             accounts.users = []
         self.commands = self.build_commands()
-        self.server: asyncio.Server | None = None
+        # Commands as aioftp-style methods can only come from a subclass.
+        self.has_legacy_commands = type(self) is not Server
+        self.server: asyncio.Server | RawListener | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._address: tuple[str, int] | None = None
         self.sessions: set[Session] = set()
         # The task serving each connection, with its session once it has one.
@@ -361,12 +366,18 @@ class Server:
         if inspect.isawaitable(self._backend_state):
             self._backend_state = await self._backend_state
         self._closed = asyncio.Event()
-        if self.ssl is not None and self.socket_timeout is not None:
-            # A client that connects and never finishes the handshake is dropped.
-            kwargs.setdefault("ssl_handshake_timeout", self.socket_timeout)
-        self.server = await asyncio.start_server(
-            self._serve_client, host, port, ssl=self.ssl, **kwargs
-        )
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        if self.ssl is None and raw_listener_supported(loop, kwargs):
+            # asyncio's selector loop: the lean control transport (see control.py).
+            self.server = await RawListener.bind(loop, self._accepted, host, port, **kwargs)
+        else:
+            if self.ssl is not None and self.socket_timeout is not None:
+                # A client that connects and never finishes the handshake is dropped.
+                kwargs.setdefault("ssl_handshake_timeout", self.socket_timeout)
+            self.server = await loop.create_server(
+                self._new_stream, host, port, ssl=self.ssl, **kwargs
+            )
         self._address = None
         host_, port_ = self._address = self.address
         logger.info("serving on %s:%s (backend %s)", host_, port_, self.backend_class.__name__)
@@ -413,25 +424,34 @@ class Server:
         finally:
             await self.close()
 
-    async def _serve_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
+    def _accepted(self, sock: socket.socket, peername: Any, sockname: Any) -> None:
+        """A connection the raw listener accepted: its transport calls back at once."""
+        assert self._loop is not None
+        RawTransport(self._loop, sock, ControlStream(self._connected), peername, sockname)
+
+    def _new_stream(self) -> ControlStream:
+        return ControlStream(self._connected)
+
+    def _connected(self, stream: ControlStream) -> None:
+        """A control connection is made: its session runs in a task of its own."""
+        session = Session(self, stream, stream)
+        assert self._loop is not None
+        task = self._loop.create_task(self._serve_session(session))
+        session._task = task
+        self._tasks[task] = session
+        if self._shutdown_deadline is not None:
+            _cancel_once(task)  # accepted just before close(): 421 at once
+
+    async def _serve_session(self, session: Session) -> None:
         try:
-            session = Session(self, reader, writer)
-            session._task = task
-            if task is not None:
-                self._tasks[task] = session
-                if self._shutdown_deadline is not None:
-                    _cancel_once(task)  # accepted just before close(): 421 at once
             await session.run()
         except asyncio.CancelledError:
-            # The server is closing; this task is the top of the session, so ending it
-            # normally keeps asyncio's stream callback from logging the cancellation.
+            # The server is closing; this task is the top of the session: it ends
+            # normally so nothing logs the cancellation.
             pass
         finally:
-            if task is not None:
-                self._tasks.pop(task, None)
+            self._tasks.pop(session._task, None)  # type: ignore[arg-type]
+            session.release()
 
     def close(self, grace: float | None = None) -> _Closing:
         """Stop listening and end every session. Await the result (or

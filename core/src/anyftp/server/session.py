@@ -16,13 +16,12 @@ applies only while no transfer runs.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import re
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from pathlib import PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,12 +32,13 @@ from ..pathio import AbstractPathIO
 from ..protocol.framing import LineBuffer, parse_command
 from ..protocol.replies import format_reply
 from .connection import Connection
+from .control import ControlStream, RawTransport
 from .dataconn import DataConnector, plain_host
 from .paths import BadPath, backslash_separates, normalise, real_path
 from .users import User
 
 if TYPE_CHECKING:
-    from .commands import CommandSpec, Handler
+    from .commands import CommandSpec
     from .server import Server
 
 __all__ = ("Session", "CommandError", "CloseSession", "within")
@@ -83,7 +83,6 @@ NOT_IMPLEMENTED = frozenset(
     ]
 )
 
-_READ_SIZE = 65536
 #: What makes a reply text more than one plain line (format_reply handles those).
 _SPECIAL_IN_REPLY = re.compile("[\r\n\x00]")
 #: Bytes asked of the kernel per read on a clear control connection. asyncio's default
@@ -91,12 +90,29 @@ _SPECIAL_IN_REPLY = re.compile("[\r\n\x00]")
 _CONTROL_RECV_SIZE = 16384
 
 
-async def within(timeout: float | None, work: Awaitable[T]) -> T:
-    """Await *work*, bounded by *timeout* seconds (no timer at all when ``None``)."""
+def within(timeout: float | None, work: Awaitable[T]) -> Awaitable[T]:
+    """*work*, bounded by *timeout* seconds when awaited (as it is when ``None``)."""
     if timeout is None:
-        return await work
+        return work
+    return _bounded(timeout, work)
+
+
+async def _bounded(timeout: float, work: Awaitable[T]) -> T:
     async with asyncio.timeout(timeout):
         return await work
+
+
+class _Done:
+    """An awaitable that is complete at once (a reply with nothing to wait for)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # a generator that ends at once
+
+
+_DONE = _Done()
 
 
 class CommandError(Exception):
@@ -115,9 +131,7 @@ class CloseSession(Exception):
 class Session:
     """State and command loop of one control connection."""
 
-    def __init__(
-        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, server: Server, reader: ControlStream, writer: ControlStream) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -130,9 +144,9 @@ class Session:
         self.local_port = int(local[1])
         self.encoding = server.encoding
         self.framing = LineBuffer(server.max_line_length)
-        self.lines: collections.deque[bytes] = collections.deque()
+        self.lines = reader.use_lines(self.framing)
         self.closing = False
-        self.tls_control = writer.get_extra_info("sslcontext") is not None
+        self.tls_control = writer.over_ssl
         self.pbsz = self.tls_control
         self.prot = "P" if self.tls_control else "C"
         self.epsv_all = False
@@ -146,11 +160,16 @@ class Session:
         self.active_info: dict[str, Any] = {}
         self.sent_abort_reply = False
         self.data = DataConnector(self)
-        self.throttles: dict[str, StreamThrottle] = {
-            "server": server.throttle,
-            "connection": server.throttle_per_connection.clone(),
-        }
+        # Shared throttles always (their limits may change while serving); one for this
+        # connection only when the template has a limit (a clone per session otherwise).
+        self.throttles: dict[str, StreamThrottle] = {"server": server.throttle}
+        template = server.throttle_per_connection
+        if template.read.limit is not None or template.write.limit is not None:
+            self.throttles["connection"] = template.clone()
         self.started = time.monotonic()
+        # Read once: a logging level changed later applies to the sessions after.
+        self._debug = logger.isEnabledFor(logging.DEBUG)
+        self._info = logger.isEnabledFor(logging.INFO)
         # The idle timeout (see _next_line): one timer per session, re-armed lazily.
         self._task: asyncio.Task[Any] | None = None
         self._waiting = False
@@ -166,8 +185,8 @@ class Session:
             server_host=self.local_host,
             server_port=server.server_port,
             command_connection=StreamIO(
-                reader,
-                writer,
+                reader,  # type: ignore[arg-type]
+                writer,  # type: ignore[arg-type]
                 read_timeout=server.idle_timeout,
                 write_timeout=server.socket_timeout,
             ),
@@ -212,7 +231,7 @@ class Session:
     @rename_from.setter
     def rename_from(self, value: PurePosixPath | None) -> None:
         if value is None:
-            self.connection.pop("rename_from", None)
+            self.connection.forget("rename_from")
         else:
             self.connection.rename_from = value
 
@@ -235,12 +254,15 @@ class Session:
 
     # --- replies ------------------------------------------------------------------------
 
-    async def reply(self, code: str, lines: str | Iterable[str] = "") -> None:
-        """Send a reply and wait (bounded by ``socket_timeout``) until it is on its way."""
+    def reply(self, code: str, lines: str | Iterable[str] = "") -> Awaitable[None]:
+        """Send a reply; await the result to wait (bounded by ``socket_timeout``) until
+        it is on its way. Mostly there is nothing to wait for: no coroutine then."""
         self.response(code, lines)
-        transport = self.writer.transport
-        if not transport.get_write_buffer_size() and not transport.is_closing():
-            return  # the kernel took it all: nothing to wait for (no timer needed)
+        if self.writer.flowing:
+            return _DONE
+        return self._drain()
+
+    async def _drain(self) -> None:
         async with asyncio.timeout(self.server.socket_timeout):
             await self.writer.drain()
 
@@ -253,11 +275,9 @@ class Session:
             if not isinstance(lines, str):
                 lines = [str(line) for line in lines]
             text = format_reply(str(code), lines)
-        if logger.isEnabledFor(logging.DEBUG):
+        if self._debug:
             logger.debug("%s:%s <- %s", self.client_host, self.client_port, text.rstrip())
-        if self.writer.is_closing():
-            return
-        self.writer.write(text.encode(self.encoding, "replace"))
+        self.writer.write(text.encode(self.encoding, "replace"))  # dropped once closed
 
     # --- paths and permissions ------------------------------------------------------------
 
@@ -350,12 +370,20 @@ class Session:
         self.pending_user = None
         self.cwd = user.home_path
         self.throttles["user"] = self.server.user_throttle(user)
-        self.throttles["user_connection"] = StreamThrottle.from_limits(
-            user.read_speed_limit_per_connection, user.write_speed_limit_per_connection
-        )
-        logger.info(
-            "%s:%s logged in as %s", self.client_host, self.client_port, user.login or "anonymous"
-        )
+        if (
+            user.read_speed_limit_per_connection is not None
+            or user.write_speed_limit_per_connection is not None
+        ):
+            self.throttles["user_connection"] = StreamThrottle.from_limits(
+                user.read_speed_limit_per_connection, user.write_speed_limit_per_connection
+            )
+        if self._info:
+            logger.info(
+                "%s:%s logged in as %s",
+                self.client_host,
+                self.client_port,
+                user.login or "anonymous",
+            )
         plugins.logged_in(self)
 
     # --- the command loop -------------------------------------------------------------------
@@ -363,12 +391,10 @@ class Session:
     async def run(self) -> None:
         """Serve the connection until QUIT, EOF, idle timeout or server close."""
         set_socket_options(self.writer)
-        transport = self.writer.transport
-        if isinstance(getattr(transport, "max_size", None), int):
-            transport.max_size = _CONTROL_RECV_SIZE  # type: ignore[attr-defined]
         if self._task is None:
             self._task = asyncio.current_task()
-        logger.info("session opened from %s:%s", self.client_host, self.client_port)
+        if self._info:
+            logger.info("session opened from %s:%s", self.client_host, self.client_port)
         try:
             refusal = self.server.admit(self)
             if refusal:
@@ -414,19 +440,22 @@ class Session:
         # run while a transfer does. One timer serves every wait of the session: it is
         # re-armed only when it fires before the current deadline (cheaper than a timer
         # per command); on expiry it cancels the waiting read, which becomes TimeoutError.
+        stream = self.reader
         if not self.lines:
             idle = self.server.idle_timeout
-            self._idle_deadline = (
-                None if idle is None or self.transfer_running else self.loop.time() + idle
-            )
-            self._arm_idle_timer()
+            active = self.active
+            if idle is None or (active is not None and not active.done()):
+                self._idle_deadline = None
+            else:
+                self._idle_deadline = self.loop.time() + idle
+                self._arm_idle_timer()
             self._waiting = True
             try:
                 while not self.lines:
-                    data = await self.reader.read(_READ_SIZE)
-                    if not data:
+                    waiter = stream.line_waiter()
+                    if waiter is None:
                         return None
-                    self.lines.extend(self.framing.feed(data))
+                    await waiter
             except asyncio.CancelledError:
                 task = self._task
                 if self._idle_expired and task is not None:
@@ -436,7 +465,7 @@ class Session:
                 raise
             finally:
                 self._waiting = False
-        return self.lines.popleft()
+        return stream.pop_line()
 
     def _arm_idle_timer(self) -> None:
         deadline = self._idle_deadline
@@ -481,7 +510,7 @@ class Session:
         except InvalidCommand as exc:
             await self.reply("500", f"syntax error: {exc}")
             return
-        if logger.isEnabledFor(logging.DEBUG):
+        if self._debug:
             shown = "****" if name == "PASS" else argument
             logger.debug(
                 "%s:%s -> %s", self.client_host, self.client_port, f"{name} {shown}".rstrip()
@@ -489,56 +518,61 @@ class Session:
         if not name:
             await self.reply("500", "empty command")
             return
-        started = time.monotonic()
-        method = self.server.legacy_command(name)
-        entry = None if method is not None else self.server.commands.get(name)
-        concurrent = entry is not None and entry[0].concurrent
+        server = self.server
+        timing = server.plugin_host.timing
+        started = time.monotonic() if timing else 0.0
+        method = server.legacy_command(name) if server.has_legacy_commands else None
+        entry = None if method is not None else server.commands.get(name)
         active = self.active
-        if active is not None and not active.done() and not concurrent:
+        if active is not None and not active.done() and not (entry and entry[0].concurrent):
             await asyncio.wait({active})
         keeps_restart = False
-        if method is not None:
-            if self.server.require_tls and not self.tls_control:
+        if entry is not None:
+            spec, handler = entry
+            keeps_restart = spec.keeps_restart
+            refusal = self._refusal(spec, argument)
+            if refusal is not None:
+                await self.reply(*refusal)
+            elif spec.transfer:
+                self._start_transfer(spec.name, self.guard(handler(self, argument)))
+            else:
+                try:
+                    await handler(self, argument)
+                except Exception as exc:
+                    if not await self._answer_failure(exc):
+                        raise
+        elif method is not None:
+            if server.require_tls and not self.tls_control:
                 await self.reply("530", "TLS required: use AUTH TLS first")
             else:
                 self._start_transfer(name, self._legacy(method, argument))
-        elif entry is not None:
-            spec, handler = entry
-            keeps_restart = spec.keeps_restart
-            await self._run_spec(spec, handler, argument)
         elif name in NOT_IMPLEMENTED:
             await self.reply("502", f"{name} not implemented")
         else:
             await self.reply("500", f"unknown command {name[:20]!r}")
         if not keeps_restart:
             self.restart_offset = 0
-        if name != "RNFR":
+        if name != "RNFR" and "rename_from" in self.connection:
             self.rename_from = None
-        plugins.command_done(self, name, started)
+        if timing:
+            plugins.command_done(self, name, started)
 
-    async def _run_spec(self, spec: CommandSpec, handler: Handler, argument: str) -> None:
+    def _refusal(self, spec: CommandSpec, argument: str) -> tuple[str, str] | None:
+        """Why the table refuses this command now (code, text), or None."""
         if self.server.require_tls and not self.tls_control and not spec.before_auth:
-            await self.reply("530", "TLS required: use AUTH TLS first")
-            return
+            return "530", "TLS required: use AUTH TLS first"
         if spec.login and not self.logged:
-            await self.reply("530", "not logged in")
-            return
+            return "530", "not logged in"
         if spec.argument == "required" and not argument.strip():
-            await self.reply("501", f"syntax: {spec.name} {spec.syntax}".rstrip())
-            return
+            return "501", f"syntax: {spec.name} {spec.syntax}".rstrip()
         if spec.argument == "forbidden" and argument.strip():
-            await self.reply("501", f"{spec.name} takes no argument")
-            return
+            return "501", f"{spec.name} takes no argument"
         if spec.permission is not None:
             try:
                 self.require(self.resolve(spec.path_of(argument)), spec.permission)
             except CommandError as exc:
-                await self.reply(exc.code, exc.text)
-                return
-        if spec.transfer:
-            self._start_transfer(spec.name, self.guard(handler(self, argument)))
-        else:
-            await self.guard(handler(self, argument))
+                return exc.code, exc.text
+        return None
 
     def _start_transfer(self, name: str, work: Awaitable[None]) -> None:
         async def run() -> None:
@@ -556,22 +590,36 @@ class Session:
         """Run a handler; turn its failures into replies. The session always goes on."""
         try:
             await work
-        except CommandError as exc:
+        except Exception as exc:
+            if not await self._answer_failure(exc):
+                raise
+
+    async def _answer_failure(self, exc: Exception) -> bool:
+        """Answer what a handler raised; False for what must go on up (CloseSession, a
+        lost connection), which the caller raises again (a raise here would tie the
+        exception and this frame in a reference cycle)."""
+        if isinstance(exc, CommandError):
             await self.reply(exc.code, exc.text)
-        except PathIOError as exc:
+        elif isinstance(exc, PathIOError):
             code, text = reply_for_path_error(exc)
             logger.debug("storage error: %s", exc)
             await self.reply(code, text)
-        except (CloseSession, asyncio.CancelledError):
-            raise
-        except (ConnectionError, ssl.SSLError) as exc:
+        elif isinstance(exc, CloseSession):
+            return False
+        elif isinstance(exc, (ConnectionError, ssl.SSLError)):
             if self.writer.is_closing():
-                raise
+                return False
             logger.debug("connection error in handler: %s", exc)
             await self.reply("426", "connection closed; transfer aborted")
-        except Exception:
-            logger.exception("command failed on session %s:%s", self.client_host, self.client_port)
+        else:
+            logger.error(
+                "command failed on session %s:%s",
+                self.client_host,
+                self.client_port,
+                exc_info=exc,
+            )
             await self.reply("451", "internal error; command not done")
+        return True
 
     async def _legacy(self, method: Callable[..., Awaitable[Any]], argument: str) -> None:
         """Run an aioftp-style ``async def name(self, connection, rest)`` method."""
@@ -618,7 +666,7 @@ class Session:
         plugins.session_closed(self, user)
         writer = self.writer
         # Closing a clear connection ourselves with nothing left to send completes on the
-        # next turn of the loop: no timer needed then.
+        # next turn of the loop: nothing to wait for then.
         prompt = (
             not self.tls_control
             and not writer.is_closing()
@@ -626,40 +674,54 @@ class Session:
         )
         if not writer.is_closing():
             writer.close()
-        try:
-            if prompt:
-                await writer.wait_closed()
-            else:
+        if not prompt:
+            try:
                 async with asyncio.timeout(2):
                     await writer.wait_closed()
-        except (Exception, asyncio.CancelledError):
-            # Replies the client never read keep a closing transport open: drop it.
-            self.writer.transport.abort()
-        logger.info(
-            "session closed from %s:%s user=%s seconds=%.1f",
-            self.client_host,
-            self.client_port,
-            login,
-            time.monotonic() - self.started,
-        )
+            except (Exception, asyncio.CancelledError):
+                # Replies the client never read keep a closing transport open: drop it.
+                writer.abort()
+        if self._info:
+            logger.info(
+                "session closed from %s:%s user=%s seconds=%.1f",
+                self.client_host,
+                self.client_port,
+                login,
+                time.monotonic() - self.started,
+            )
+
+    def release(self) -> None:
+        """Drop, once the session ended, the references that tie its objects in cycles
+        (the session in its own ``connection``, its data connector, its task): reference
+        counting then frees them at once instead of the cycle collector, later."""
+        self.connection.clear()
+        self.data.session = None  # type: ignore[assignment]
+        self._task = None
+        self.active = None
 
     # --- explicit TLS -------------------------------------------------------------------
 
+    def hold_reading(self) -> None:
+        """Read nothing more from the client until :meth:`start_tls` (called before the
+        234 reply, so the client's first TLS bytes stay in the kernel for the handshake)."""
+        self.reader.hold_reading()
+
     async def start_tls(self, context: ssl.SSLContext) -> None:
         """Upgrade the control connection (after the 234 reply went out)."""
-        if self.lines or self.framing.pending:
+        if self.lines or self.framing.pending or not self.reader.empty:
             # Commands sent in clear after AUTH would be taken as protected: refuse.
             raise CloseSession
+        timeout = self.server.socket_timeout or 60
         try:
-            async with asyncio.timeout(self.server.socket_timeout or 60):
-                await self.writer.drain()
-                await self.writer.start_tls(context)
+            async with asyncio.timeout(timeout):
+                await self.writer.flush()
+                await self.writer.start_tls(context, ssl_handshake_timeout=timeout)
         except (TimeoutError, ssl.SSLError, OSError) as exc:
             # Half a handshake leaves nothing usable: end the session, drop the connection.
             logger.debug(
                 "TLS handshake with %s:%s failed: %r", self.client_host, self.client_port, exc
             )
-            self.writer.transport.abort()
+            self.writer.abort()
             raise CloseSession from None
         self.tls_control = True
 
@@ -671,12 +733,18 @@ _NODELAY_TRANSPORTS = (
 )
 
 
-def set_socket_options(writer: asyncio.StreamWriter) -> None:
-    """TCP_NODELAY for prompt replies; SO_OOBINLINE so an urgent ``ABOR`` stays whole."""
+def set_socket_options(writer: ControlStream) -> None:
+    """TCP_NODELAY for prompt replies; SO_OOBINLINE so an urgent ``ABOR`` stays whole;
+    small reads (a RawTransport does all this itself)."""
+    transport = writer.transport
+    if isinstance(transport, RawTransport):
+        return  # set already
+    if isinstance(getattr(transport, "max_size", None), int):
+        transport.max_size = _CONTROL_RECV_SIZE
     sock = writer.get_extra_info("socket")
     if sock is None:
         return
-    kind = type(writer.transport)
+    kind = type(transport)
     options = [(socket.SOL_SOCKET, socket.SO_OOBINLINE)]
     if f"{kind.__module__}.{kind.__qualname__}" not in _NODELAY_TRANSPORTS:
         options.append((socket.IPPROTO_TCP, socket.TCP_NODELAY))

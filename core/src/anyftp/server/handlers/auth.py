@@ -84,7 +84,7 @@ async def failed_login(session: Session, info: str, login: str = "") -> None:
 
 async def quit_(session: Session, argument: str) -> None:
     await session.reply("221", "goodbye")
-    raise CloseSession
+    session.closing = True  # the command loop ends after this command
 
 
 def register(table: CommandTable) -> None:

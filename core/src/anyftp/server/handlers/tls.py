@@ -26,6 +26,7 @@ async def auth(session: Session, argument: str) -> None:
         raise CommandError("504", f"AUTH {mechanism} not supported; use AUTH TLS")
     if session.tls_control:
         raise CommandError("503", "already protected by TLS")
+    session.hold_reading()
     await session.reply("234", f"AUTH {mechanism} ok, starting TLS")
     await session.start_tls(context)
     session.pbsz = False
