@@ -1,5 +1,5 @@
-"""The idle timeout is one timer per session, re-armed lazily: these tests hold it to the
-behaviour of a fresh timeout per command.
+"""The idle timeout is a deadline per session checked by one periodic sweep of the server:
+these tests hold it to the behaviour of a fresh timeout per command.
 
 A client that keeps talking stays connected well past the idle time; a transfer that
 lasts longer than the idle time is not cut, and the idle time counts again from its end.

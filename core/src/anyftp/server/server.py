@@ -212,6 +212,7 @@ class Server:
         # The task serving each connection, with its session once it has one.
         self._tasks: dict[asyncio.Task[Any], Session | None] = {}
         self._shutdown_deadline: float | None = None
+        self._idle_sweep: asyncio.TimerHandle | None = None
         self._shutdown_timer: asyncio.TimerHandle | None = None
         self._per_address: collections.Counter[str] = collections.Counter()
         self._per_user: collections.Counter[int] = collections.Counter()
@@ -452,6 +453,23 @@ class Server:
         finally:
             self._tasks.pop(session._task, None)  # type: ignore[arg-type]
             session.release()
+
+    def sweep_idle_sessions(self) -> None:
+        """End the sessions waiting for a command past ``idle_timeout``, and sweep again
+        while there are sessions: one timer for the whole server instead of one per
+        session. A session is cut at most a quarter of the idle time (at most a second)
+        after its deadline, never before."""
+        self._idle_sweep = None
+        loop = self._loop
+        idle = self.idle_timeout
+        if loop is None or idle is None or loop.is_closed():
+            return
+        now = loop.time()
+        for session in list(self.sessions):
+            session.check_idle(now)
+        if self.sessions:  # the sweep stops with the last session; the next one restarts it
+            period = min(1.0, max(0.01, idle / 4))
+            self._idle_sweep = loop.call_at(now + period, self.sweep_idle_sessions)
 
     def close(self, grace: float | None = None) -> _Closing:
         """Stop listening and end every session. Await the result (or

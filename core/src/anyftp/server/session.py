@@ -170,11 +170,10 @@ class Session:
         # Read once: a logging level changed later applies to the sessions after.
         self._debug = logger.isEnabledFor(logging.DEBUG)
         self._info = logger.isEnabledFor(logging.INFO)
-        # The idle timeout (see _next_line): one timer per session, re-armed lazily.
+        # The idle timeout (see _next_line): a deadline the server's sweep looks at.
         self._task: asyncio.Task[Any] | None = None
         self._waiting = False
         self._idle_deadline: float | None = None
-        self._idle_timer: asyncio.TimerHandle | None = None
         self._idle_expired = False
         self._user_counted: User | None = None
         self._path_io: AbstractPathIO | None = None
@@ -437,9 +436,9 @@ class Session:
     async def _next_line(self) -> bytes | None:
         # The idle time runs until a whole command line has arrived, not per read, so a
         # client dribbling a byte now and then can not hold the session open. It does not
-        # run while a transfer does. One timer serves every wait of the session: it is
-        # re-armed only when it fires before the current deadline (cheaper than a timer
-        # per command); on expiry it cancels the waiting read, which becomes TimeoutError.
+        # run while a transfer does. No timer per session or command: the session sets a
+        # deadline and the server's one periodic sweep (Server._sweep_idle) cancels the
+        # waiting read of a session past it, which becomes TimeoutError here.
         stream = self.reader
         if not self.lines:
             idle = self.server.idle_timeout
@@ -448,7 +447,8 @@ class Session:
                 self._idle_deadline = None
             else:
                 self._idle_deadline = self.loop.time() + idle
-                self._arm_idle_timer()
+                if self.server._idle_sweep is None:
+                    self.server.sweep_idle_sessions()
             self._waiting = True
             try:
                 while not self.lines:
@@ -467,27 +467,13 @@ class Session:
                 self._waiting = False
         return stream.pop_line()
 
-    def _arm_idle_timer(self) -> None:
+    def check_idle(self, now: float) -> None:
+        """End the wait for a command if the idle deadline passed (the server's sweep)."""
         deadline = self._idle_deadline
-        if deadline is None:
-            return
-        timer = self._idle_timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return  # fires first; it re-arms for the rest then
-            timer.cancel()
-        self._idle_timer = self.loop.call_at(deadline, self._idle_timer_fired, deadline)
-
-    def _idle_timer_fired(self, armed_for: float) -> None:
-        self._idle_timer = None
-        deadline = self._idle_deadline
-        if not self._waiting or deadline is None or self.closing:
-            return
-        if deadline > armed_for:
-            self._arm_idle_timer()
+        if not self._waiting or deadline is None or deadline > now or self.closing:
             return
         task = self._task
-        if task is not None and not task.done():
+        if task is not None and not task.done() and not self._idle_expired:
             self._idle_expired = True
             task.cancel()
 
@@ -502,7 +488,8 @@ class Session:
         if self._waiting and idle is not None and self._idle_deadline is None:
             # The wait began while the transfer ran: the idle time starts now.
             self._idle_deadline = self.loop.time() + idle
-            self._arm_idle_timer()
+            if self.server._idle_sweep is None:
+                self.server.sweep_idle_sessions()
 
     async def _handle(self, line: bytes) -> None:
         try:
@@ -648,9 +635,6 @@ class Session:
 
     async def _cleanup(self) -> None:
         self.closing = True
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
         task = self.active
         if task is not None and not task.done():
             task.cancel()
