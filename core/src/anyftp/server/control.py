@@ -440,6 +440,11 @@ class RawTransport(asyncio.Transport):
         self._eof_read = False
         self._eof_written = False
         self._protocol_paused = False
+        # The selector loop's own reader calls, as its transports use them: the public
+        # ones first look for an asyncio transport on the descriptor (a failed lookup,
+        # an exception, per call).
+        self._loop_add_reader = getattr(loop, "_add_reader", loop.add_reader)
+        self._loop_remove_reader = getattr(loop, "_remove_reader", loop.remove_reader)
         self._peer: Any = peername  # from accept(), or asked of the socket when needed
         self._local: Any = sockname
         for level, option in (
@@ -498,12 +503,12 @@ class RawTransport(asyncio.Transport):
 
     def _add_reader(self) -> None:
         if not self._reading and not self._eof_read:
-            self._loop.add_reader(self._fd, self._read_ready)
+            self._loop_add_reader(self._fd, self._read_ready)
             self._reading = True
 
     def _remove_reader(self) -> None:
         if self._reading:
-            self._loop.remove_reader(self._fd)
+            self._loop_remove_reader(self._fd)
             self._reading = False
 
     def is_reading(self) -> bool:

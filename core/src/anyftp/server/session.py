@@ -35,7 +35,7 @@ from .connection import Connection
 from .control import ControlStream, RawTransport
 from .dataconn import DataConnector, plain_host
 from .paths import BadPath, backslash_separates, normalise, real_path
-from .users import User
+from .users import AbstractUserManager, User
 
 if TYPE_CHECKING:
     from .commands import CommandSpec
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 __all__ = ("Session", "CommandError", "CloseSession", "within")
 
 T = TypeVar("T")
+
+#: The user managers' default logout notice, which does nothing: not worth a coroutine.
+_IGNORED_LOGOUT = AbstractUserManager.notify_logout
 
 logger = logging.getLogger("anyftp.server")
 
@@ -326,14 +329,16 @@ class Session:
 
     async def logout(self) -> None:
         """Forget the current user (USER again, or the session ends)."""
-        plugins.logged_out(self)
+        listening = self.server.plugin_host.listening
+        if listening:
+            plugins.logged_out(self)
         user = self.user
         if self._user_counted is not None:
             self.server.user_left(self._user_counted)
             self._user_counted = None
-        if user is not None:
+        manager = self.server.user_manager
+        if user is not None and type(manager).notify_logout is not _IGNORED_LOGOUT:
             try:
-                manager = self.server.user_manager
                 await within(manager.timeout, manager.notify_logout(user))
             except Exception:
                 logger.exception("user manager failed on logout")
@@ -383,7 +388,8 @@ class Session:
                 self.client_port,
                 user.login or "anonymous",
             )
-        plugins.logged_in(self)
+        if self.server.plugin_host.listening:
+            plugins.logged_in(self)
 
     # --- the command loop -------------------------------------------------------------------
 
@@ -399,7 +405,8 @@ class Session:
             if refusal:
                 await self.reply("421", refusal)
                 return
-            plugins.session_opened(self)
+            if self.server.plugin_host.listening:
+                plugins.session_opened(self)
             await self.reply("220", self.server.welcome_message)
             while not self.closing:
                 line = await self._next_line()
@@ -647,7 +654,8 @@ class Session:
         except Exception:
             logger.exception("logout failed")
         self.server.session_ended(self)
-        plugins.session_closed(self, user)
+        if self.server.plugin_host.listening:
+            plugins.session_closed(self, user)
         writer = self.writer
         # Closing a clear connection ourselves with nothing left to send completes on the
         # next turn of the loop: nothing to wait for then.
