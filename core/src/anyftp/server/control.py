@@ -52,9 +52,7 @@ WRITE_LOW = 16384
 #: Connections taken per readiness event of a listening socket.
 ACCEPT_BATCH = 64
 #: Errors of accept() that mean "out of a resource": accepting pauses for a second.
-_ACCEPT_PAUSE_ERRORS = frozenset(
-    {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-)
+_ACCEPT_PAUSE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: Keyword arguments of ``Server.start`` the raw listener understands.
 RAW_LISTENER_OPTIONS = frozenset({"backlog", "reuse_address", "reuse_port", "family", "flags"})
 
@@ -75,9 +73,11 @@ class ControlStream(asyncio.Protocol):
         self._exception: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._reading_paused = False
-        self._writing_paused = False
+        #: Whether the transport asked to stop writing (drain() waits then).
+        self.writing_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
-        self._lost = False
+        #: Whether the connection is gone (writes are dropped, drain() raises).
+        self.lost = False
         self._closed: asyncio.Future[None] | None = None
         self._upgrading = False
         self._over_ssl = False
@@ -133,10 +133,10 @@ class ControlStream(asyncio.Protocol):
         self._mark_lost(exc)
 
     def pause_writing(self) -> None:
-        self._writing_paused = True
+        self.writing_paused = True
 
     def resume_writing(self) -> None:
-        self._writing_paused = False
+        self.writing_paused = False
         waiter = self._drain_waiter
         if waiter is not None:
             self._drain_waiter = None
@@ -144,7 +144,7 @@ class ControlStream(asyncio.Protocol):
                 waiter.set_result(None)
 
     def _mark_lost(self, exc: BaseException | None) -> None:
-        self._lost = True
+        self.lost = True
         self._eof = True
         if exc is not None and self._exception is None:
             self._exception = exc
@@ -285,7 +285,7 @@ class ControlStream(asyncio.Protocol):
     def hold_reading(self) -> None:
         """Stop reading from the socket until :meth:`start_tls` (which takes the bytes
         that arrive after the 234 reply as the TLS handshake)."""
-        if not self._reading_paused and not self._lost:
+        if not self._reading_paused and not self.lost:
             self._reading_paused = True
             self.transport.pause_reading()
 
@@ -299,13 +299,13 @@ class ControlStream(asyncio.Protocol):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue *data*; dropped when the connection is lost already."""
-        if not self._lost:
+        if not self.lost:
             self.transport.write(data)
 
     @property
     def flowing(self) -> bool:
         """Whether a write needs no :meth:`drain` (not paused, not closing)."""
-        return not self._writing_paused and not self._lost and not self.transport.is_closing()
+        return not self.writing_paused and not self.lost and not self.transport.is_closing()
 
     def writelines(self, lines: Iterable[bytes]) -> None:
         self.transport.write(b"".join(lines))
@@ -320,14 +320,14 @@ class ControlStream(asyncio.Protocol):
         """Wait until the unsent replies fall below the low-water mark."""
         if self._exception is not None:
             raise self._exception
-        if self._lost:
+        if self.lost:
             raise ConnectionResetError("connection lost")
         if self.transport.is_closing():
             # Let connection_lost run first (as asyncio's own drain does).
             await asyncio.sleep(0)
-            if self._lost:
+            if self.lost:
                 raise ConnectionResetError("connection lost")
-        if not self._writing_paused:
+        if not self.writing_paused:
             return
         assert self._loop is not None
         waiter = self._drain_waiter = self._loop.create_future()
@@ -336,9 +336,9 @@ class ControlStream(asyncio.Protocol):
     async def flush(self) -> None:
         """Wait until every queued byte is handed to the kernel (bound it: the caller's
         timeout)."""
-        while self.transport.get_write_buffer_size() and not self._lost:
+        while self.transport.get_write_buffer_size() and not self.lost:
             await asyncio.sleep(0.005)
-        if self._lost:
+        if self.lost:
             raise ConnectionResetError("connection lost")
 
     def close(self) -> None:
@@ -348,7 +348,7 @@ class ControlStream(asyncio.Protocol):
         return bool(self.transport.is_closing())
 
     async def wait_closed(self) -> None:
-        if self._lost:
+        if self.lost:
             return
         if self._closed is None:
             assert self._loop is not None
@@ -381,7 +381,7 @@ class ControlStream(asyncio.Protocol):
             # Bytes read in clear after AUTH would be lost to the handshake.
             raise ConnectionError("data before the TLS handshake")
         self._reading_paused = False
-        self._writing_paused = False
+        self.writing_paused = False
         self._upgrading = True
         try:
             if isinstance(transport, RawTransport):
@@ -640,8 +640,12 @@ class RawTransport(asyncio.Transport):
     def _fatal_error(self, exc: BaseException) -> None:
         if not isinstance(exc, OSError):
             self._loop.call_exception_handler(
-                {"message": "fatal error on a control connection", "exception": exc,
-                 "transport": self, "protocol": self._protocol}
+                {
+                    "message": "fatal error on a control connection",
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
             )
         self._force_close(exc)
 
@@ -758,8 +762,8 @@ class RawListener:
                     sock.bind(address)
                 except OSError as exc:
                     raise OSError(
-                        exc.errno, f"error while attempting to bind on address {address!r}: "
-                        f"{exc.strerror}"
+                        exc.errno,
+                        f"error while attempting to bind on address {address!r}: {exc.strerror}",
                     ) from None
                 sock.listen(backlog)
         except BaseException:

@@ -437,22 +437,16 @@ class Server:
         """A control connection is made: its session runs in a task of its own."""
         session = Session(self, stream, stream)
         assert self._loop is not None
-        task = self._loop.create_task(self._serve_session(session))
+        task = self._loop.create_task(session.run())
         session._task = task
         self._tasks[task] = session
         if self._shutdown_deadline is not None:
             _cancel_once(task)  # accepted just before close(): 421 at once
 
-    async def _serve_session(self, session: Session) -> None:
-        try:
-            await session.run()
-        except asyncio.CancelledError:
-            # The server is closing; this task is the top of the session: it ends
-            # normally so nothing logs the cancellation.
-            pass
-        finally:
-            self._tasks.pop(session._task, None)  # type: ignore[arg-type]
-            session.release()
+    def session_done(self, session: Session) -> None:
+        """The last step of a session's task: forget it."""
+        self._tasks.pop(session._task, None)  # type: ignore[arg-type]
+        session.release()
 
     def sweep_idle_sessions(self) -> None:
         """End the sessions waiting for a command past ``idle_timeout``, and sweep again

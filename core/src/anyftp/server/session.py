@@ -210,6 +210,9 @@ class Session:
 
     @property
     def logged(self) -> bool:
+        values = self.connection._values  # the common case, without a call
+        if "logged" in values:
+            return bool(values["logged"])
         return bool(self.connection.value("logged", False))
 
     @property
@@ -260,9 +263,10 @@ class Session:
         """Send a reply; await the result to wait (bounded by ``socket_timeout``) until
         it is on its way. Mostly there is nothing to wait for: no coroutine then."""
         self.response(code, lines)
-        if self.writer.flowing:
-            return _DONE
-        return self._drain()
+        writer = self.writer
+        if writer.writing_paused or writer.lost:
+            return self._drain()
+        return _DONE
 
     async def _drain(self) -> None:
         async with asyncio.timeout(self.server.socket_timeout):
@@ -279,7 +283,9 @@ class Session:
             text = format_reply(str(code), lines)
         if self._debug:
             logger.debug("%s:%s <- %s", self.client_host, self.client_port, text.rstrip())
-        self.writer.write(text.encode(self.encoding, "replace"))  # dropped once closed
+        writer = self.writer
+        if not writer.lost:  # dropped once the connection is lost
+            writer.transport.write(text.encode(self.encoding, "replace"))
 
     # --- paths and permissions ------------------------------------------------------------
 
@@ -428,10 +434,12 @@ class Session:
                     exc,
                 )
         except asyncio.CancelledError:
+            # The server is closing. This is the top of the session's task: it ends
+            # normally, so nothing logs the cancellation.
             await self._try_reply("421", "server shutting down")
-            raise
         finally:
             await self._cleanup()
+            self.server.session_done(self)
 
     async def _try_reply(self, code: str, text: str) -> None:
         try:
@@ -546,7 +554,10 @@ class Session:
             await self.reply("500", f"unknown command {name[:20]!r}")
         if not keeps_restart:
             self.restart_offset = 0
-        if name != "RNFR" and "rename_from" in self.connection:
+        if name != "RNFR" and (
+            "rename_from" in self.connection._values
+            or dict.__contains__(self.connection, "rename_from")
+        ):
             self.rename_from = None
         if timing:
             plugins.command_done(self, name, started)
