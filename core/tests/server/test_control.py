@@ -364,11 +364,6 @@ async def test_drain_returns_once_below_the_low_water_mark(
     assert transport.get_write_buffer_size() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ControlStream.drain keeps one waiter (_drain_waiter): a second concurrent "
-    "drain() replaces the first, which resume_writing never wakes",
-)
 async def test_concurrent_drains_all_return(connect: Callable[..., Awaitable[Pair]]) -> None:
     # The session's command loop and its transfer task both reply (and drain) while a
     # transfer runs; a client slow to read pauses both.

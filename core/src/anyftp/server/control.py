@@ -75,7 +75,9 @@ class ControlStream(asyncio.Protocol):
         self._reading_paused = False
         #: Whether the transport asked to stop writing (drain() waits then).
         self.writing_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
+        # Every drain() waiting for the transport to resume writing (replies of the
+        # command loop and of a transfer can wait at the same time).
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         #: Whether the connection is gone (writes are dropped, drain() raises).
         self.lost = False
         self._closed: asyncio.Future[None] | None = None
@@ -137,9 +139,12 @@ class ControlStream(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
+        self._wake_drains()
+
+    def _wake_drains(self) -> None:
+        waiters = self._drain_waiters
+        while waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -149,14 +154,7 @@ class ControlStream(asyncio.Protocol):
         if exc is not None and self._exception is None:
             self._exception = exc
         self._wake_reader()
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                if exc is None:
-                    waiter.set_result(None)
-                else:
-                    waiter.set_exception(ConnectionResetError("connection lost"))
+        self._wake_drains()  # each one raises: the connection is lost
         closed = self._closed
         if closed is not None and not closed.done():
             closed.set_result(None)
@@ -330,8 +328,18 @@ class ControlStream(asyncio.Protocol):
         if not self.writing_paused:
             return
         assert self._loop is not None
-        waiter = self._drain_waiter = self._loop.create_future()
-        await waiter
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done():  # cancelled: no longer waiting
+                try:
+                    self._drain_waiters.remove(waiter)
+                except ValueError:
+                    pass
+        if self.lost:
+            raise ConnectionResetError("connection lost")
 
     async def flush(self) -> None:
         """Wait until every queued byte is handed to the kernel (bound it: the caller's
@@ -700,7 +708,7 @@ class RawListener:
         self._sockets = list(sockets)
         self._on_accept = on_accept
         self._serving = True
-        self._paused: collections.deque[asyncio.TimerHandle] = collections.deque()
+        self._paused: dict[int, asyncio.TimerHandle] = {}  # listening fd -> resume timer
         for sock in self._sockets:
             sock.setblocking(False)
             # A listener bound to one address gives every connection that local address;
@@ -795,8 +803,9 @@ class RawListener:
             except OSError as exc:
                 if exc.errno in _ACCEPT_PAUSE_ERRORS and self._serving:
                     logger.error("cannot accept connections (%s); pausing for 1 s", exc)
-                    self._loop.remove_reader(sock.fileno())
-                    self._paused.append(self._loop.call_later(1.0, self._resume, sock, kind))
+                    fd = sock.fileno()
+                    self._loop.remove_reader(fd)
+                    self._paused[fd] = self._loop.call_later(1.0, self._resume, sock, kind)
                 else:
                     logger.error("accept() failed: %s", exc)
                 return
@@ -809,6 +818,7 @@ class RawListener:
                 conn.close()
 
     def _resume(self, sock: socket.socket, kind: tuple[int, int, int, Any]) -> None:
+        self._paused.pop(sock.fileno(), None)
         if self._serving and sock.fileno() >= 0:
             self._loop.add_reader(sock.fileno(), self._accept, sock, kind)
 
@@ -816,8 +826,9 @@ class RawListener:
         if not self._serving:
             return
         self._serving = False
-        while self._paused:
-            self._paused.popleft().cancel()
+        for timer in self._paused.values():
+            timer.cancel()
+        self._paused.clear()
         for sock in self._sockets:
             if sock.fileno() >= 0:
                 self._loop.remove_reader(sock.fileno())
