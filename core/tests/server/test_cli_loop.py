@@ -67,9 +67,15 @@ def test_auto_takes_uvloop_when_installed(serve: Callable[..., ServeProcess]) ->
     assert f"loop {expected})" in served.banner
 
 
-def test_default_loop_is_asyncio(serve: Callable[..., ServeProcess]) -> None:
+def test_default_loop_is_auto(serve: Callable[..., ServeProcess]) -> None:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        expected = "asyncio"
+    else:
+        expected = "uvloop"
     served = serve()
-    assert "loop asyncio)" in served.banner
+    assert f"loop {expected})" in served.banner
 
 
 def test_loop_factory_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
