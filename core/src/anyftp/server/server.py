@@ -363,10 +363,19 @@ class Server:
     # --- serving ---------------------------------------------------------------------------
 
     async def start(self, host: str | None = None, port: int = 0, **kwargs: Any) -> None:
-        """Start listening on *host* (all interfaces when None) and *port* (0: any)."""
+        """Start listening on *host* (all interfaces when None) and *port* (0: any).
+
+        Keyword arguments go to ``loop.create_server`` (``backlog`` defaults to 1024).
+        On asyncio's selector loop, without implicit TLS and with only ``backlog``,
+        ``reuse_address``, ``reuse_port``, ``family`` or ``flags``, connections are
+        served by the lean transport of :mod:`.control`; otherwise by the loop's own.
+        """
         if inspect.isawaitable(self._backend_state):
             self._backend_state = await self._backend_state
         self._closed = asyncio.Event()
+        # Room for a burst of connections (asyncio's default is 100; the kernel caps it
+        # at net.core.somaxconn).
+        kwargs.setdefault("backlog", 1024)
         loop = asyncio.get_running_loop()
         self._loop = loop
         if self.ssl is None and raw_listener_supported(loop, kwargs):
