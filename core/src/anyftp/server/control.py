@@ -605,6 +605,7 @@ class RawTransport(asyncio.Transport):
         self._loop.remove_writer(self._fd)
         if self._closing:
             self._lost += 1
+            self._close_socket()
             self._loop.call_soon(self._connection_lost, None)
         elif self._eof_written:
             sock.shutdown(socket.SHUT_WR)
@@ -629,6 +630,7 @@ class RawTransport(asyncio.Transport):
         self._remove_reader()
         if not self._out:
             self._lost += 1
+            self._close_socket()
             self._loop.call_soon(self._connection_lost, None)
 
     def abort(self) -> None:
@@ -643,6 +645,7 @@ class RawTransport(asyncio.Transport):
         self._closing = True
         self._remove_reader()
         self._lost += 1
+        self._close_socket()
         self._loop.call_soon(self._connection_lost, exc)
 
     def _fatal_error(self, exc: BaseException) -> None:
@@ -656,6 +659,14 @@ class RawTransport(asyncio.Transport):
                 }
             )
         self._force_close(exc)
+
+    def _close_socket(self) -> None:
+        """Close the descriptor now (the peer sees the end at once); the protocol hears
+        of it from the next turn of the loop, as asyncio's transports do."""
+        sock = self._sock
+        self._sock = None
+        if sock is not None:
+            sock.close()
 
     def _connection_lost(self, exc: BaseException | None) -> None:
         protocol = self._protocol
