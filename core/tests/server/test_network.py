@@ -143,3 +143,27 @@ def test_data_connection_from_another_address_is_refused(
         intruder.close()
         assert control.reply().code == "425"
         assert control.command("NOOP").code == "200"
+
+
+def test_passive_ports_are_picked_at_random_in_the_os_range_and_fall_back_to_the_os(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Binding port 0 with SO_REUSEADDR is slow once many earlier passive ports sit in
+    # TIME_WAIT, so the server picks the port itself; a taken port is skipped, and when
+    # every try is taken the OS chooses.
+    from anyftp.server import dataconn
+
+    low, high = dataconn._PORT_RANGE
+    sockets = [dataconn.PortPool().bind("127.0.0.1") for _ in range(20)]
+    try:
+        ports = {sock.getsockname()[1] for sock in sockets}
+        assert len(ports) == 20 and all(low <= port <= high for port in ports)
+        assert all(s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) for s in sockets)
+        taken = sockets[0].getsockname()[1]
+        monkeypatch.setattr(dataconn, "_PORT_RANGE", (taken, taken))
+        fallback = dataconn.PortPool().bind("127.0.0.1")
+        with fallback:
+            assert fallback.getsockname()[1] not in (0, taken)
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import ipaddress
 import logging
+import secrets
 import socket
 import ssl
 from collections.abc import Iterable
@@ -71,7 +73,7 @@ class PortPool:
         """A listening socket on *host*, port from the pool; NoAvailablePort if none."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if self._free is None:
-            return _listen(family, host, 0)
+            return _listen_any(family, host)
         for _ in range(len(self._free)):
             port = self._free.popleft()
             try:
@@ -89,12 +91,51 @@ class PortPool:
         return self._free is not None
 
 
+def _local_port_range() -> tuple[int, int]:
+    """The ports the OS hands out for port 0 (Linux tells; elsewhere IANA's dynamic range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as file:
+            low, high = (int(field) for field in file.read().split())
+        if 1024 <= low <= high <= 65535:
+            return low, high
+    except (OSError, ValueError):
+        pass
+    return 49152, 65535
+
+
+_PORT_RANGE = _local_port_range()
+#: Random ports tried before asking the OS for one.
+_RANDOM_PORT_TRIES = 16
+
+
+def _listen_any(family: int, host: str) -> socket.socket:
+    """A passive listener on any free port.
+
+    The port is picked here, at random in the OS's ephemeral range, and bound with
+    ``SO_REUSEADDR``. A busy server leaves thousands of its earlier passive ports in
+    TIME_WAIT. Binding port 0 then costs ~0.2 ms without ``SO_REUSEADDR`` (and runs out of
+    ports: the kernel skips every one in TIME_WAIT) and ~3 ms with it (the kernel
+    searches for a port free of TIME_WAIT first); one explicit port costs ~10 us. A port
+    taken by a listener or a connection fails with EADDRINUSE and the next one is tried;
+    after a few, the OS chooses.
+    """
+    low, high = _PORT_RANGE
+    span = high - low + 1
+    for _ in range(_RANDOM_PORT_TRIES):
+        try:
+            return _listen(family, host, low + secrets.randbelow(span))
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                raise
+    return _listen(family, host, 0)
+
+
 def _listen(family: int, host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        # Set for port 0 too: without it the kernel skips every port held in TIME_WAIT,
+        # Also for port 0: without it the kernel skips every port held in TIME_WAIT,
         # and a busy server runs out of ephemeral ports ("Address already in use" under
-        # the 300-session load test), which costs more than the slower search it avoids.
+        # the 300-session load test).
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(8)
