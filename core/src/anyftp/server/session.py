@@ -657,6 +657,12 @@ class Session:
         if task is not None and not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=5)
+        writer = self.writer
+        # A clear connection with nothing left to send closes at once, before the
+        # bookkeeping below: the client sees the end of the session without waiting.
+        prompt = not self.tls_control and not writer.is_closing() and not writer.buffered
+        if prompt:
+            writer.close()
         self.data.reset()
         user = self.user if self.logged else None
         login = "-" if user is None else (user.login or "anonymous")
@@ -667,17 +673,9 @@ class Session:
         self.server.session_ended(self)
         if self.server.plugin_host.listening:
             plugins.session_closed(self, user)
-        writer = self.writer
-        # Closing a clear connection ourselves with nothing left to send completes on the
-        # next turn of the loop: nothing to wait for then.
-        prompt = (
-            not self.tls_control
-            and not writer.is_closing()
-            and not writer.transport.get_write_buffer_size()
-        )
-        if not writer.is_closing():
-            writer.close()
         if not prompt:
+            if not writer.is_closing():
+                writer.close()
             try:
                 async with asyncio.timeout(2):
                     await writer.wait_closed()
