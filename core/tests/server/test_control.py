@@ -850,8 +850,9 @@ class Accepted:
         self.calls: list[tuple[socket.socket, Any, Any]] = []
         self.event = asyncio.Event()
 
-    def __call__(self, conn: socket.socket, peer: Any, local: Any) -> None:
+    def __call__(self, conn: socket.socket, peer: Any, local: Any, poller: Any = None) -> None:
         self.calls.append((conn, peer, local))
+        self.poller = poller
         self.event.set()
 
     async def wait(self, count: int) -> None:
@@ -1020,7 +1021,7 @@ EMFILE_SCRIPT = textwrap.dedent(
         logger.addHandler(Handler())
         logger.setLevel(logging.INFO)
 
-        def on_accept(conn, peer, local):
+        def on_accept(conn, peer, local, poller=None):
             conn.send(b"hello\\n")
             conn.close()
             if not accepted.done():
@@ -1282,3 +1283,49 @@ async def test_sessions_are_freed_without_the_cycle_collector(tmp_path: Path) ->
         assert _alive(server) == (0, streams, transports)
     finally:
         gc.enable()
+
+
+@pytest.mark.skipif(not hasattr(__import__("select"), "epoll"), reason="epoll only")
+async def test_connections_share_one_poller_that_outlives_the_listener() -> None:
+    # The control connections of a listener are read through one epoll set; closing the
+    # listener leaves it to the connections still open, and the last one closes it.
+    loop = asyncio.get_running_loop()
+    streams: list[ControlStream] = []
+    made = asyncio.Event()
+
+    def on_accept(conn: socket.socket, peer: Any, local: Any, poller: Any) -> None:
+        stream = ControlStream(lambda _: None)
+        RawTransport(loop, conn, stream, peer, local, poller)
+        streams.append(stream)
+        if len(streams) == 2:
+            made.set()
+
+    listener = await RawListener.bind(loop, on_accept, "127.0.0.1", 0)
+    poller = listener.poller
+    assert poller is not None
+    address = listener.sockets[0].getsockname()
+    clients = [await connect_to(address) for _ in range(2)]
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await made.wait()
+        assert all(stream.transport._poller is poller for stream in streams)
+        listener.close()
+        assert not poller._epoll.closed  # two connections still use it
+        for client, stream in zip(clients, streams, strict=True):
+            await loop.sock_sendall(client, b"ping\n")
+            async with asyncio.timeout(TIMEOUT):
+                assert await stream.readline() == b"ping\n"
+        streams[0].transport.pause_reading()  # paused: not in the set, still a user
+        streams[1].close()
+        await asyncio.sleep(0)
+        assert not poller._epoll.closed
+        streams[0].transport.resume_reading()
+        await loop.sock_sendall(clients[0], b"pong\n")
+        async with asyncio.timeout(TIMEOUT):
+            assert await streams[0].readline() == b"pong\n"
+        streams[0].close()
+        await asyncio.sleep(0)
+        assert poller._epoll.closed
+    finally:
+        for client in clients:
+            client.close()

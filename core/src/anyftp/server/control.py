@@ -26,6 +26,7 @@ import asyncio
 import collections
 import errno
 import logging
+import select
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +35,13 @@ from typing import Any
 from ..errors import InvalidCommand
 from ..protocol.framing import LineBuffer
 
-__all__ = ("ControlStream", "RawTransport", "RawListener", "raw_listener_supported")
+__all__ = (
+    "ControlStream",
+    "RawTransport",
+    "RawListener",
+    "ReadPoller",
+    "raw_listener_supported",
+)
 
 logger = logging.getLogger("anyftp.server")
 
@@ -434,9 +441,13 @@ class RawTransport(asyncio.Transport):
         protocol: ControlStream,
         peername: Any = None,
         sockname: Any = None,
+        poller: ReadPoller | None = None,
     ) -> None:
         super().__init__()
         self._loop = loop
+        self._poller = poller
+        if poller is not None:
+            poller.retain()
         self._sock: socket.socket | None = sock
         self._fd = sock.fileno()
         self._protocol: Any = protocol
@@ -511,12 +522,18 @@ class RawTransport(asyncio.Transport):
 
     def _add_reader(self) -> None:
         if not self._reading and not self._eof_read:
-            self._loop_add_reader(self._fd, self._read_ready)
+            if self._poller is not None:
+                self._poller.add(self._fd, self._read_ready)
+            else:
+                self._loop_add_reader(self._fd, self._read_ready)
             self._reading = True
 
     def _remove_reader(self) -> None:
         if self._reading:
-            self._loop_remove_reader(self._fd)
+            if self._poller is not None:
+                self._poller.remove(self._fd)
+            else:
+                self._loop_remove_reader(self._fd)
             self._reading = False
 
     def is_reading(self) -> bool:
@@ -667,6 +684,13 @@ class RawTransport(asyncio.Transport):
         self._sock = None
         if sock is not None:
             sock.close()
+        self._drop_poller()
+
+    def _drop_poller(self) -> None:
+        poller = self._poller
+        if poller is not None:
+            self._poller = None
+            poller.drop()
 
     def _connection_lost(self, exc: BaseException | None) -> None:
         protocol = self._protocol
@@ -679,6 +703,7 @@ class RawTransport(asyncio.Transport):
             self._protocol = None
             if sock is not None:
                 sock.close()
+            self._drop_poller()
 
     def detach(self) -> socket.socket:
         """Stop serving the socket and give it away (for a TLS upgrade); nothing may
@@ -689,6 +714,7 @@ class RawTransport(asyncio.Transport):
         if self._out:
             raise RuntimeError("detach() with unsent data")
         self._remove_reader()
+        self._drop_poller()
         self._closing = True
         self._lost += 1
         self._sock = None
@@ -699,6 +725,83 @@ class RawTransport(asyncio.Transport):
 def raw_listener_supported(loop: asyncio.AbstractEventLoop, options: Iterable[str]) -> bool:
     """Whether :class:`RawListener` can serve on *loop* with these ``start`` options."""
     return isinstance(loop, asyncio.SelectorEventLoop) and set(options) <= RAW_LISTENER_OPTIONS
+
+
+class ReadPoller:
+    """One epoll set for many control connections, itself one reader of the loop.
+
+    asyncio's selector loop costs a handle, a selector-key lookup and a queue round per
+    readiness event of each descriptor, and a transport lookup (a failed one, an
+    exception) each time a reader is added or removed. Control connections are many,
+    short and chatty, so they share this set instead: the loop watches its descriptor,
+    and when it is readable :meth:`_dispatch` calls the reader of each ready connection
+    directly, as a classic select-loop server does. Level-triggered, like the loop: a
+    reader that leaves data is called again. Linux only (``select.epoll``); elsewhere
+    the transports use the loop's own readers.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._epoll = select.epoll()
+        self._readers: dict[int, Callable[[], None]] = {}
+        self._users = 0  # transports alive on it
+        self._released = False
+        loop.add_reader(self._epoll.fileno(), self._dispatch)
+
+    @classmethod
+    def for_loop(cls, loop: asyncio.AbstractEventLoop) -> ReadPoller | None:
+        if not hasattr(select, "epoll"):
+            return None
+        return cls(loop)
+
+    def add(self, fd: int, reader: Callable[[], None]) -> None:
+        if self._epoll.closed:
+            raise RuntimeError("the poller is closed")
+        self._readers[fd] = reader
+        self._epoll.register(fd, select.EPOLLIN)
+
+    def remove(self, fd: int) -> None:
+        if self._readers.pop(fd, None) is not None:
+            self._epoll.unregister(fd)
+
+    def retain(self) -> None:
+        """A transport uses the poller (until :meth:`drop`)."""
+        self._users += 1
+
+    def drop(self) -> None:
+        self._users -= 1
+        if self._released and self._users <= 0:
+            self._close()
+
+    def release(self) -> None:
+        """No new connections will come (the listener closed): close after the last."""
+        self._released = True
+        if self._users <= 0:
+            self._close()
+
+    def _close(self) -> None:
+        if not self._epoll.closed:
+            self._loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
+
+    def _dispatch(self) -> None:
+        try:
+            ready = self._epoll.poll(0)
+        except InterruptedError:  # pragma: no cover - poll(0) does not block
+            return
+        readers = self._readers
+        for fd, _ in ready:
+            reader = readers.get(fd)  # gone if an earlier reader of this round closed it
+            if reader is None:
+                continue
+            try:
+                reader()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler(
+                    {"message": "error in a control connection's reader", "exception": exc}
+                )
 
 
 def _is_wildcard(host: str) -> bool:
@@ -713,11 +816,12 @@ class RawListener:
         self,
         loop: asyncio.AbstractEventLoop,
         sockets: Sequence[socket.socket],
-        on_accept: Callable[[socket.socket, Any, Any], None],
+        on_accept: Callable[[socket.socket, Any, Any, ReadPoller | None], None],
     ) -> None:
         self._loop = loop
         self._sockets = list(sockets)
         self._on_accept = on_accept
+        self.poller = ReadPoller.for_loop(loop)
         self._serving = True
         self._paused: dict[int, asyncio.TimerHandle] = {}  # listening fd -> resume timer
         for sock in self._sockets:
@@ -733,7 +837,7 @@ class RawListener:
     async def bind(
         cls,
         loop: asyncio.AbstractEventLoop,
-        on_accept: Callable[[socket.socket, Any, Any], None],
+        on_accept: Callable[[socket.socket, Any, Any, ReadPoller | None], None],
         host: str | Sequence[str] | None,
         port: int,
         *,
@@ -823,7 +927,7 @@ class RawListener:
             conn = socket.socket(family, type_, proto, fileno=fd)
             try:
                 conn.setblocking(False)
-                self._on_accept(conn, peer, local)
+                self._on_accept(conn, peer, local, self.poller)
             except Exception:
                 logger.exception("could not set up a control connection")
                 conn.close()
@@ -844,6 +948,8 @@ class RawListener:
             if sock.fileno() >= 0:
                 self._loop.remove_reader(sock.fileno())
                 sock.close()
+        if self.poller is not None:
+            self.poller.release()  # closes once its last connection is gone
 
     async def wait_closed(self) -> None:
         return None

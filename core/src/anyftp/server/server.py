@@ -30,7 +30,13 @@ from ..registry import backend_class_of, resolve_backend
 from .bans import LoginBans
 from .commands import CommandTable
 from .connection import Connection
-from .control import ControlStream, RawListener, RawTransport, raw_listener_supported
+from .control import (
+    ControlStream,
+    RawListener,
+    RawTransport,
+    ReadPoller,
+    raw_listener_supported,
+)
 from .dataconn import PortPool, plain_host
 from .handlers import default_table
 from .paths import normalise, normalise_base, real_path
@@ -434,10 +440,13 @@ class Server:
         finally:
             await self.close()
 
-    def _accepted(self, sock: socket.socket, peername: Any, sockname: Any) -> None:
+    def _accepted(
+        self, sock: socket.socket, peername: Any, sockname: Any, poller: ReadPoller | None
+    ) -> None:
         """A connection the raw listener accepted: its transport calls back at once."""
         assert self._loop is not None
-        RawTransport(self._loop, sock, ControlStream(self._connected), peername, sockname)
+        stream = ControlStream(self._connected)
+        RawTransport(self._loop, sock, stream, peername, sockname, poller)
 
     def _new_stream(self) -> ControlStream:
         return ControlStream(self._connected)

@@ -452,8 +452,8 @@ class Session:
         # The idle time runs until a whole command line has arrived, not per read, so a
         # client dribbling a byte now and then can not hold the session open. It does not
         # run while a transfer does. No timer per session or command: the session sets a
-        # deadline and the server's one periodic sweep (Server._sweep_idle) cancels the
-        # waiting read of a session past it, which becomes TimeoutError here.
+        # deadline and the server's one periodic sweep (Server.sweep_idle_sessions)
+        # cancels the waiting read of a session past it, which becomes TimeoutError here.
         stream = self.reader
         if not self.lines:
             idle = self.server.idle_timeout
