@@ -817,11 +817,14 @@ class RawListener:
         loop: asyncio.AbstractEventLoop,
         sockets: Sequence[socket.socket],
         on_accept: Callable[[socket.socket, Any, Any, ReadPoller | None], None],
+        *,
+        poll: bool = True,
     ) -> None:
         self._loop = loop
         self._sockets = list(sockets)
         self._on_accept = on_accept
-        self.poller = ReadPoller.for_loop(loop)
+        #: The epoll set its connections share (None: none made, or no epoll here).
+        self.poller = ReadPoller.for_loop(loop) if poll else None
         self._serving = True
         self._paused: dict[int, asyncio.TimerHandle] = {}  # listening fd -> resume timer
         for sock in self._sockets:
@@ -908,6 +911,8 @@ class RawListener:
     def _accept(self, sock: socket.socket, kind: tuple[int, int, int, Any]) -> None:
         family, type_, proto, local = kind
         for _ in range(ACCEPT_BATCH):
+            if not self._serving:
+                return  # closed by the previous connection's callback
             try:
                 # socket.accept() without its per-call enum conversions.
                 fd, peer = sock._accept()  # type: ignore[attr-defined]

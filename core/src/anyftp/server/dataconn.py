@@ -25,9 +25,10 @@ import secrets
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NoAvailablePort
+from .control import RawListener, raw_listener_supported
 from .datachannel import DataChannel
 from .tls import start_tls_data
 
@@ -151,7 +152,7 @@ class DataConnector:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._listener: asyncio.AbstractServer | None = None
+        self._listener: RawListener | asyncio.Server | None = None
         self._listener_port: int | None = None
         self._future: asyncio.Future[DataChannel] | None = None
         self._target: tuple[str, int] | None = None
@@ -174,7 +175,17 @@ class DataConnector:
         port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
         try:
-            listener = await loop.create_server(self._make_channel, sock=sock)
+            if raw_listener_supported(loop, ()):
+                # Not loop.create_server: it lets a whole turn of the loop pass before
+                # it returns, and a busy server's turn is long; this listens at once.
+                listener: RawListener | asyncio.Server = RawListener(
+                    loop, [sock], self._connected, poll=False
+                )
+            else:
+                # Other loops (uvloop) may read a connection made by
+                # connect_accepted_socket before the channel can pause it, and lose the
+                # first bytes of a TLS handshake: their own server makes the channel.
+                listener = await loop.create_server(self._make_channel, sock=sock)
         except BaseException:
             sock.close()
             server.port_pool.release(port)
@@ -185,6 +196,38 @@ class DataConnector:
         session.connection.passive_server = listener
         session.connection.passive_server_port = port
         return host, port
+
+    def _connected(self, conn: socket.socket, peer: Any, local: Any, poller: Any) -> None:
+        """A connection to the passive port: the client's becomes the data connection."""
+        session = self.session
+        peer_host = str(peer[0]) if peer else ""
+        if not same_host(peer_host, session.client_host):
+            logger.warning(
+                "refused data connection from %s (control peer is %s)",
+                peer_host,
+                session.client_host,
+            )
+            conn.close()
+            return
+        future = self._future
+        if future is None or future.done():
+            conn.close()
+            return
+        self._close_listener()  # one data connection per PASV
+        task = asyncio.ensure_future(self._make_transport(conn, future))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _make_transport(
+        self, conn: socket.socket, future: asyncio.Future[DataChannel]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(self._make_channel, conn)
+        except (OSError, RuntimeError) as exc:
+            conn.close()
+            if not future.done():
+                future.set_exception(DataConnectionError(f"data connection failed: {exc}"))
 
     def _make_channel(self) -> DataChannel:
         session = self.session

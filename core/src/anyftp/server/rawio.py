@@ -218,10 +218,10 @@ class RawReceiver:
         self._watch.close()
 
 
-#: Bytes sent before the sender lets other tasks run (it goes on at the next loop turn
-#: when the socket still takes more): keeps one fast download from delaying the replies
-#: and transfers of other sessions.
-SENDFILE_BURST = 1 << 20
+#: Bytes a download sends per readiness of its socket before the loop serves others: a
+#: turn of the loop stays short however many downloads run, so the replies and set-up
+#: steps of other sessions are not held up behind them.
+SENDFILE_BURST = 512 << 10
 
 
 async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | None:
@@ -229,7 +229,10 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     sendfile; the bytes sent, or ``None`` when the channel can not do it (TLS, no socket,
     no ``os.sendfile``), in which case nothing was sent.
 
-    Each wait for the socket to take more is bounded by the channel's ``timeout``.
+    The loop's writer callback for the socket sends each burst itself (as a classic
+    select-loop server does): no future, no task step per burst; the task waits once,
+    for the end. Progress is bounded by the channel's ``timeout``: no byte taken by the
+    socket for that long fails the transfer with TimeoutError.
     """
     if not hasattr(os, "sendfile"):
         return None
@@ -237,24 +240,64 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     if socket_fd < 0:
         return None
     await channel.flush()  # what the transport holds goes first
+    loop = asyncio.get_running_loop()
     try:
-        watch = _SocketWatch(socket_fd, writing=True)
-    except (OSError, RuntimeError, NotImplementedError):
+        out = os.dup(socket_fd)  # loops refuse a writer on a descriptor a transport owns
+    except OSError:
         return None
+    done: asyncio.Future[None] = loop.create_future()
     sent = 0
-    try:
-        while True:
-            burst = 0
+    progress = loop.time()
+    timeout = channel.timeout
+    timer: asyncio.TimerHandle | None = None
+
+    def writable() -> None:
+        nonlocal sent, progress
+        burst = 0
+        try:
             while burst < SENDFILE_BURST:
-                try:
-                    count = os.sendfile(watch.fd, fd, offset + sent, SENDFILE_BURST - burst)
-                except (BlockingIOError, InterruptedError):
-                    break
+                count = os.sendfile(out, fd, offset + sent, SENDFILE_BURST - burst)
                 if not count:
-                    return sent
+                    if not done.done():
+                        done.set_result(None)
+                    return
                 sent += count
                 burst += count
-                channel.bytes_out += count
-            await watch.wait(channel.timeout, "nothing sent")
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            if not done.done():
+                done.set_exception(exc)
+            return
+        finally:
+            channel.bytes_out += burst
+        if burst:
+            progress = loop.time()
+
+    def check_progress() -> None:
+        nonlocal timer
+        timer = None
+        if done.done() or timeout is None:
+            return
+        idle_until = progress + timeout
+        if loop.time() >= idle_until:
+            done.set_exception(TimeoutError("no progress on the data connection (nothing sent)"))
+        else:
+            timer = loop.call_at(idle_until, check_progress)
+
+    try:
+        os.set_blocking(out, False)
+        loop.add_writer(out, writable)
+    except BaseException:
+        os.close(out)
+        raise
+    try:
+        if timeout is not None:
+            timer = loop.call_at(progress + timeout, check_progress)
+        await done
     finally:
-        watch.close()
+        if timer is not None:
+            timer.cancel()
+        loop.remove_writer(out)
+        os.close(out)
+    return sent
