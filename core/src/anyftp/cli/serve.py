@@ -6,8 +6,9 @@ Safe defaults: it listens on 127.0.0.1:2121, serves the current directory throug
 with hashed passwords from ``--hash-password``); when accounts are given, anonymous
 access is off unless ``--anonymous`` turns it on. ``--plugin NAME`` enables an installed
 server plugin (options: ``--plugin-option NAME.KEY=VALUE``); with an authentication
-plugin, too, anonymous access is off unless asked for. The server runs on uvloop when it
-is installed (``anyftp[speed]``; ``--loop asyncio`` keeps asyncio's own loop).
+plugin, too, anonymous access is off unless asked for. The server runs on asyncio's own
+loop, where its lean control-connection transport applies; ``--loop auto`` or ``uvloop``
+runs it on uvloop (``anyftp[speed]``) instead.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ __all__ = (
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2121
-# uvloop when it is installed (pip install "anyftp[speed]"), asyncio's own loop otherwise.
-# The load test runs on both (tests/reliability/test_load.py): the server's memory levels
-# off after the first rounds that overwrite files, on either loop, a little higher on uvloop.
-DEFAULT_LOOP = "auto"
+# asyncio's own loop: on its selector loop the server uses its own control-connection
+# transport and one epoll set for all control connections (server/control.py), and in
+# the benchmark it beat the same server on uvloop on most lines (bench/PROFILE.md).
+# "auto" or "uvloop" opt in to uvloop (pip install "anyftp[speed]"). The load test runs
+# on both loops (tests/reliability/test_load.py): memory levels off on either.
+DEFAULT_LOOP = "asyncio"
 
 
 def register(subparsers: Any) -> None:
