@@ -309,8 +309,9 @@ class ControlStream(asyncio.Protocol):
 
     @property
     def flowing(self) -> bool:
-        """Whether a write needs no :meth:`drain` (not paused, not closing)."""
-        return not self.writing_paused and not self.lost and not self.transport.is_closing()
+        """Whether a write needs no :meth:`drain` (the transport is not paused and the
+        connection not lost)."""
+        return not self.writing_paused and not self.lost
 
     def writelines(self, lines: Iterable[bytes]) -> None:
         self.transport.write(b"".join(lines))

@@ -263,10 +263,9 @@ class Session:
         """Send a reply; await the result to wait (bounded by ``socket_timeout``) until
         it is on its way. Mostly there is nothing to wait for: no coroutine then."""
         self.response(code, lines)
-        writer = self.writer
-        if writer.writing_paused or writer.lost:
-            return self._drain()
-        return _DONE
+        if self.writer.flowing:
+            return _DONE
+        return self._drain()
 
     async def _drain(self) -> None:
         async with asyncio.timeout(self.server.socket_timeout):
