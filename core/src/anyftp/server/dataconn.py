@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import functools
 import ipaddress
 import logging
 import secrets
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NoAvailablePort
@@ -198,7 +199,46 @@ class DataConnector:
         return host, port
 
     def _connected(self, conn: socket.socket, peer: Any, local: Any, poller: Any) -> None:
-        """A connection to the passive port: the client's becomes the data connection."""
+        """A connection to the passive port (raw listener): the client's becomes the data
+        connection; its channel goes on to :meth:`_use` once made."""
+        future = self._admit(peer)
+        if future is None:
+            conn.close()
+            return
+        self._spawn(self._make_transport(conn, future))
+
+    async def _make_transport(
+        self, conn: socket.socket, future: asyncio.Future[DataChannel]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(
+                lambda: self._new_channel(functools.partial(self._use, future)), conn
+            )
+        except (OSError, RuntimeError) as exc:
+            conn.close()
+            if not future.done():
+                future.set_exception(DataConnectionError(f"data connection failed: {exc}"))
+
+    def _make_channel(self) -> DataChannel:
+        """A channel for a connection the loop's own server accepted (not checked yet)."""
+        return self._new_channel(self._accepted)
+
+    def _new_channel(self, on_made: Callable[[DataChannel], None]) -> DataChannel:
+        server = self.session.server
+        return DataChannel(server.block_size, on_made, timeout=server.socket_timeout)
+
+    def _accepted(self, channel: DataChannel) -> None:
+        future = self._admit(channel.peer)
+        if future is None:
+            channel.abort()
+            return
+        self._use(future, channel)
+
+    def _admit(self, peer: Any) -> asyncio.Future[DataChannel] | None:
+        """The future a connection from *peer* completes, or None when it is refused:
+        another host than the control connection's, or no transfer waiting for one. The
+        first admitted one closes the listener (one data connection per PASV)."""
         session = self.session
         peer_host = str(peer[0]) if peer else ""
         if not same_host(peer_host, session.client_host):
@@ -207,55 +247,23 @@ class DataConnector:
                 peer_host,
                 session.client_host,
             )
-            conn.close()
-            return
+            return None
         future = self._future
         if future is None or future.done():
-            conn.close()
-            return
-        self._close_listener()  # one data connection per PASV
-        task = asyncio.ensure_future(self._make_transport(conn, future))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _make_transport(
-        self, conn: socket.socket, future: asyncio.Future[DataChannel]
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.connect_accepted_socket(self._make_channel, conn)
-        except (OSError, RuntimeError) as exc:
-            conn.close()
-            if not future.done():
-                future.set_exception(DataConnectionError(f"data connection failed: {exc}"))
-
-    def _make_channel(self) -> DataChannel:
-        session = self.session
-        return DataChannel(
-            session.server.block_size, self._accepted, timeout=session.server.socket_timeout
-        )
-
-    def _accepted(self, channel: DataChannel) -> None:
-        session = self.session
-        peer_host = str(channel.peer[0]) if channel.peer else ""
-        if not same_host(peer_host, session.client_host):
-            logger.warning(
-                "refused data connection from %s (control peer is %s)",
-                peer_host,
-                session.client_host,
-            )
-            channel.abort()
-            return
-        future = self._future
-        if future is None or future.done():
-            channel.abort()
-            return
+            return None
         self._close_listener()
-        context = session.data_tls_context()
+        return future
+
+    def _use(self, future: asyncio.Future[DataChannel], channel: DataChannel) -> None:
+        """Hand the admitted *channel* to the waiting transfer, after TLS if PROT P."""
+        context = self.session.data_tls_context()
         if context is None:
             self._deliver(future, channel)
             return
-        task = asyncio.ensure_future(self._secure(future, channel, context))
+        self._spawn(self._secure(future, channel, context))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
