@@ -106,28 +106,15 @@ class ControlStream(asyncio.Protocol):
         self._on_connect(self)
 
     def data_received(self, data: bytes) -> None:
-        framing = self._framing
-        if framing is not None:
-            if self.line_error is None:
-                try:
-                    self.lines.extend(framing.feed(data))
-                except InvalidCommand as exc:
-                    self.line_error = exc
+        if self._framing is not None:
+            self._feed_lines(data)
             held = len(self.lines) > LINES_HIGH
         else:
             self._buffer += data
             held = len(self._buffer) > READ_LIMIT
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        if held and not self._reading_paused:
-            try:
-                self.transport.pause_reading()
-            except NotImplementedError:  # pragma: no cover - every stream transport has it
-                return
-            self._reading_paused = True
+        self._wake_reader()
+        if held:
+            self._pause_reading()
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -183,18 +170,37 @@ class ControlStream(asyncio.Protocol):
         if self._buffer:
             data = bytes(self._buffer)
             self._buffer.clear()
+            self._feed_lines(data)
+        return self.lines
+
+    def _feed_lines(self, data: bytes) -> None:
+        """Frame *data* into :attr:`lines`; a framing error is kept for the reader."""
+        if self.line_error is None:
+            assert self._framing is not None
             try:
-                self.lines.extend(framing.feed(data))
+                self.lines.extend(self._framing.feed(data))
             except InvalidCommand as exc:
                 self.line_error = exc
-        return self.lines
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and not self.lost:
+            try:
+                self.transport.pause_reading()
+            except NotImplementedError:  # pragma: no cover - every stream transport has it
+                return
+            self._reading_paused = True
+
+    def _resume_reading(self) -> None:
+        """Read from the socket again if this stream paused it (not while TLS starts)."""
+        if self._reading_paused and not self._upgrading:
+            self._reading_paused = False
+            self.transport.resume_reading()
 
     def pop_line(self) -> bytes:
         """The next line of :attr:`lines` (there must be one)."""
         line = self.lines.popleft()
-        if self._reading_paused and len(self.lines) < LINES_LOW and not self._upgrading:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        if len(self.lines) < LINES_LOW:
+            self._resume_reading()
         return line
 
     def line_waiter(self) -> asyncio.Future[None] | None:
@@ -207,9 +213,7 @@ class ControlStream(asyncio.Protocol):
             raise self._exception
         if self._eof:
             return None
-        if self._reading_paused and not self._upgrading:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        self._resume_reading()
         assert self._loop is not None
         waiter = self._waiter = self._loop.create_future()
         return waiter
@@ -217,9 +221,7 @@ class ControlStream(asyncio.Protocol):
     # --- reading (StreamReader's API) -------------------------------------------------------
 
     async def _wait_for_data(self) -> None:
-        if self._reading_paused:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        self._resume_reading()
         assert self._loop is not None
         waiter = self._waiter = self._loop.create_future()
         try:
@@ -235,9 +237,8 @@ class ControlStream(asyncio.Protocol):
         else:
             data = bytes(buffer[:count])
             del buffer[:count]
-        if self._reading_paused and len(buffer) <= READ_LIMIT:
-            self._reading_paused = False
-            self.transport.resume_reading()
+        if len(buffer) <= READ_LIMIT:
+            self._resume_reading()
         return data
 
     async def read(self, count: int = -1) -> bytes:
@@ -290,9 +291,7 @@ class ControlStream(asyncio.Protocol):
     def hold_reading(self) -> None:
         """Stop reading from the socket until :meth:`start_tls` (which takes the bytes
         that arrive after the 234 reply as the TLS handshake)."""
-        if not self._reading_paused and not self.lost:
-            self._reading_paused = True
-            self.transport.pause_reading()
+        self._pause_reading()
 
     def at_eof(self) -> bool:
         return self._eof and not self._buffer
