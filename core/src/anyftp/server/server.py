@@ -466,6 +466,11 @@ class Server:
         self._tasks.pop(session._task, None)  # type: ignore[arg-type]
         session.release()
 
+    def watch_idle(self) -> None:
+        """Make sure the idle sweep runs (a session has set an idle deadline)."""
+        if self._idle_sweep is None:
+            self.sweep_idle_sessions()
+
     def sweep_idle_sessions(self) -> None:
         """End the sessions waiting for a command past ``idle_timeout``, and sweep again
         while there are sessions: one timer for the whole server instead of one per

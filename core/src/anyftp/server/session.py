@@ -455,14 +455,9 @@ class Session:
         # cancels the waiting read of a session past it, which becomes TimeoutError here.
         stream = self.reader
         if not self.lines:
-            idle = self.server.idle_timeout
-            active = self.active
-            if idle is None or (active is not None and not active.done()):
-                self._idle_deadline = None
-            else:
-                self._idle_deadline = self.loop.time() + idle
-                if self.server._idle_sweep is None:
-                    self.server.sweep_idle_sessions()
+            self._idle_deadline = None
+            if not self.transfer_running:
+                self._start_idle_time()
             self._waiting = True
             try:
                 while not self.lines:
@@ -498,12 +493,16 @@ class Session:
     def _transfer_done(self, task: asyncio.Task[None]) -> None:
         if self.active is task:
             self.active = None
-        idle = self.server.idle_timeout
-        if self._waiting and idle is not None and self._idle_deadline is None:
+        if self._waiting and self._idle_deadline is None:
             # The wait began while the transfer ran: the idle time starts now.
+            self._start_idle_time()
+
+    def _start_idle_time(self) -> None:
+        """The idle time runs from now (none without ``idle_timeout``)."""
+        idle = self.server.idle_timeout
+        if idle is not None:
             self._idle_deadline = self.loop.time() + idle
-            if self.server._idle_sweep is None:
-                self.server.sweep_idle_sessions()
+            self.server.watch_idle()
 
     async def _handle(self, line: bytes) -> None:
         try:
