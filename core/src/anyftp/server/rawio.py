@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,34 +61,38 @@ class BufferPool:
         return len(self._free)
 
 
-class _SocketWatch:
-    """A duplicate of a socket's descriptor, watched by the loop for the whole transfer.
+def _watched_duplicate(fd: int, watch: Callable[[int], object]) -> int:
+    """A non-blocking duplicate of socket descriptor *fd*, given to *watch* (the loop's
+    ``add_reader``/``add_writer`` with its callback); closed again if that fails. Loops
+    refuse a watcher on a descriptor their transport owns, hence the duplicate."""
+    duplicate = os.dup(fd)
+    try:
+        os.set_blocking(duplicate, False)  # as the loop keeps it; never block the loop
+        watch(duplicate)
+    except BaseException:
+        os.close(duplicate)
+        raise
+    return duplicate
 
-    The reader (or writer) callback stays registered from start to end, so waiting costs
+
+class _SocketWatch:
+    """A duplicate of a socket's descriptor, read-watched by the loop for the whole transfer.
+
+    The reader callback stays registered from start to end, so waiting costs
     no ``epoll_ctl``; it only completes the current waiter. Each wait is bounded by
     *timeout*, with one timer re-armed only when it fires before the current deadline
     (waits are many and short; a timer per wait would cost more than the wait).
     """
 
-    __slots__ = ("_armed_for", "_deadline", "_loop", "_timer", "_waiter", "_writing", "fd")
+    __slots__ = ("_armed_for", "_deadline", "_loop", "_timer", "_waiter", "fd")
 
-    def __init__(self, fd: int, *, writing: bool) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._writing = writing
+    def __init__(self, fd: int) -> None:
+        loop = self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
-        self.fd = os.dup(fd)  # loops refuse watchers on a descriptor their transport owns
-        try:
-            os.set_blocking(self.fd, False)  # as the loop keeps it; never block the loop
-            if writing:
-                self._loop.add_writer(self.fd, self._ready)
-            else:
-                self._loop.add_reader(self.fd, self._ready)
-        except BaseException:
-            os.close(self.fd)
-            raise
+        self.fd = _watched_duplicate(fd, lambda dup: loop.add_reader(dup, self._ready))
 
     def _ready(self) -> None:
         waiter = self._waiter
@@ -136,10 +141,7 @@ class _SocketWatch:
             self._timer = None
         if self.fd >= 0:
             try:
-                if self._writing:
-                    self._loop.remove_writer(self.fd)
-                else:
-                    self._loop.remove_reader(self.fd)
+                self._loop.remove_reader(self.fd)
             finally:
                 os.close(self.fd)
                 self.fd = -1
@@ -171,7 +173,7 @@ class RawReceiver:
 
     def __init__(self, channel: DataChannel, fd: int) -> None:
         self._channel = channel
-        self._watch = _SocketWatch(fd, writing=False)
+        self._watch = _SocketWatch(fd)
 
     @classmethod
     def for_channel(cls, channel: DataChannel) -> RawReceiver | None:
@@ -241,10 +243,6 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
         return None
     await channel.flush()  # what the transport holds goes first
     loop = asyncio.get_running_loop()
-    try:
-        out = os.dup(socket_fd)  # loops refuse a writer on a descriptor a transport owns
-    except OSError:
-        return None
     done: asyncio.Future[None] = loop.create_future()
     sent = 0
     progress = loop.time()
@@ -286,11 +284,9 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
             timer = loop.call_at(idle_until, check_progress)
 
     try:
-        os.set_blocking(out, False)
-        loop.add_writer(out, writable)
-    except BaseException:
-        os.close(out)
-        raise
+        out = _watched_duplicate(socket_fd, lambda dup: loop.add_writer(dup, writable))
+    except OSError:
+        return None
     try:
         if timeout is not None:
             timer = loop.call_at(progress + timeout, check_progress)
