@@ -5,6 +5,7 @@ blocking clients (ftplib) can drive it."""
 from __future__ import annotations
 
 import ftplib
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -110,3 +111,15 @@ def client_tls_context(tls_ca: Any) -> ssl.SSLContext:
     context = ssl.create_default_context()
     tls_ca.configure_trust(context)
     return context
+
+
+def ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="::1 is not usable here")

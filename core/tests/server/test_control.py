@@ -48,7 +48,7 @@ from anyftp.server.control import (
 from anyftp.server.session import Session
 from anyftp.testing.servers import close_server, in_thread
 
-from .conftest import TIMEOUT, ServerThread
+from .conftest import TIMEOUT, ServerThread, ipv6_available, needs_ipv6
 from .rawftp import RawControl
 
 pytestmark = pytest.mark.timeout(60)
@@ -57,18 +57,6 @@ pytestmark = pytest.mark.timeout(60)
 BIG = 2 * 1024 * 1024
 #: How long a test waits to see that something does *not* happen.
 QUIET = 0.2
-
-
-def ipv6_available() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="::1 is not usable here")
 
 
 def pattern(size: int) -> bytes:

@@ -14,22 +14,10 @@ import pytest
 import anyftp
 from anyftp.protocol.addresses import parse_pasv
 
-from .conftest import TIMEOUT, ServerThread
+from .conftest import TIMEOUT, ServerThread, needs_ipv6
 from .rawftp import RawControl
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def ipv6_available() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="::1 is not usable here")
 
 
 @needs_ipv6
