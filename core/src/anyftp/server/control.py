@@ -26,7 +26,6 @@ import asyncio
 import collections
 import errno
 import logging
-import select
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
@@ -34,12 +33,12 @@ from typing import Any
 
 from ..errors import InvalidCommand
 from ..protocol.framing import LineBuffer
+from .poller import Poller
 
 __all__ = (
     "ControlStream",
     "RawTransport",
     "RawListener",
-    "ReadPoller",
     "raw_listener_supported",
 )
 
@@ -427,21 +426,29 @@ class RawTransport(asyncio.Transport):
     """A TCP socket driven by the selector loop's reader and writer callbacks.
 
     Calls the protocol as asyncio's socket transport does (``connection_made`` at once,
-    ``data_received``, ``eof_received``, ``pause_writing``/``resume_writing``,
-    ``connection_lost`` from a later turn of the loop), without TLS and without
-    buffered-protocol support: it exists for :class:`ControlStream`.
+    ``data_received`` or, for an :class:`asyncio.BufferedProtocol`, ``get_buffer`` and
+    ``buffer_updated``, ``eof_received``, ``pause_writing``/``resume_writing``,
+    ``connection_lost`` from a later turn of the loop), without TLS. It carries
+    :class:`ControlStream` and, for clear passive data connections, the data channel.
+    With a *poller* its reader and writer are watched there, not by the loop.
+    *control* marks a control connection (urgent data stays in the line, for ABOR).
     """
 
     max_size = RECV_SIZE
+    #: What ``loop.sendfile`` reads to decide: no native sendfile here, so with
+    #: ``fallback=False`` it raises SendfileNotAvailableError (callers copy instead).
+    _sendfile_compatible = asyncio.constants._SendfileMode.FALLBACK  # type: ignore[attr-defined]
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
-        protocol: ControlStream,
+        protocol: asyncio.BaseProtocol,
         peername: Any = None,
         sockname: Any = None,
-        poller: ReadPoller | None = None,
+        poller: Poller | None = None,
+        *,
+        control: bool = True,
     ) -> None:
         super().__init__()
         self._loop = loop
@@ -459,6 +466,9 @@ class RawTransport(asyncio.Transport):
         self._eof_read = False
         self._eof_written = False
         self._protocol_paused = False
+        self._high = WRITE_HIGH
+        self._low = WRITE_LOW
+        self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
         # The selector loop's own reader calls, as its transports use them: the public
         # ones first look for an asyncio transport on the descriptor (a failed lookup,
         # an exception, per call).
@@ -466,10 +476,10 @@ class RawTransport(asyncio.Transport):
         self._loop_remove_reader = getattr(loop, "_remove_reader", loop.remove_reader)
         self._peer: Any = peername  # from accept(), or asked of the socket when needed
         self._local: Any = sockname
-        for level, option in (
-            (socket.IPPROTO_TCP, socket.TCP_NODELAY),
-            (socket.SOL_SOCKET, socket.SO_OOBINLINE),  # an urgent ABOR stays in the line
-        ):
+        options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY)]
+        if control:
+            options.append((socket.SOL_SOCKET, socket.SO_OOBINLINE))  # urgent ABOR in line
+        for level, option in options:
             try:
                 sock.setsockopt(level, option, 1)
             except OSError:  # pragma: no cover - not TCP
@@ -516,14 +526,31 @@ class RawTransport(asyncio.Transport):
         return len(self._out)
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
-        return WRITE_LOW, WRITE_HIGH
+        return self._low, self._high
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = WRITE_HIGH if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high = high
+        self._low = low
+        if self._protocol_paused:
+            if len(self._out) <= low:
+                self._protocol_paused = False
+                self._protocol.resume_writing()
+        elif len(self._out) > high:
+            self._protocol_paused = True
+            self._protocol.pause_writing()
 
     # --- reading --------------------------------------------------------------------------
 
     def _add_reader(self) -> None:
         if not self._reading and not self._eof_read:
             if self._poller is not None:
-                self._poller.add(self._fd, self._read_ready)
+                self._poller.add_reader(self._fd, self._read_ready)
             else:
                 self._loop_add_reader(self._fd, self._read_ready)
             self._reading = True
@@ -531,13 +558,25 @@ class RawTransport(asyncio.Transport):
     def _remove_reader(self) -> None:
         if self._reading:
             if self._poller is not None:
-                self._poller.remove(self._fd)
+                self._poller.remove_reader(self._fd)
             else:
                 self._loop_remove_reader(self._fd)
             self._reading = False
 
     def is_reading(self) -> bool:
         return self._reading
+
+    def _add_writer(self) -> None:
+        if self._poller is not None:
+            self._poller.add_writer(self._fd, self._write_ready)
+        else:
+            self._loop.add_writer(self._fd, self._write_ready)
+
+    def _remove_writer(self) -> None:
+        if self._poller is not None:
+            self._poller.remove_writer(self._fd)
+        else:
+            self._loop.remove_writer(self._fd)
 
     def pause_reading(self) -> None:
         self._read_paused = True
@@ -552,6 +591,9 @@ class RawTransport(asyncio.Transport):
         sock = self._sock
         if sock is None:
             return
+        if self._buffered:
+            self._read_into(sock)
+            return
         try:
             data = sock.recv(self.max_size)
         except (BlockingIOError, InterruptedError):
@@ -564,6 +606,34 @@ class RawTransport(asyncio.Transport):
         if data:
             self._protocol.data_received(data)
             return
+        self._read_eof()
+
+    def _read_into(self, sock: socket.socket) -> None:
+        protocol = self._protocol
+        try:
+            buffer = protocol.get_buffer(-1)
+            if not len(buffer):
+                raise RuntimeError("get_buffer() returned an empty buffer")
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc)
+            return
+        try:
+            count = sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc)
+            return
+        if count:
+            protocol.buffer_updated(count)
+            return
+        self._read_eof()
+
+    def _read_eof(self) -> None:
         self._eof_read = True
         self._remove_reader()
         if not self._protocol.eof_received():
@@ -589,9 +659,9 @@ class RawTransport(asyncio.Transport):
             if sent == len(data):
                 return
             data = memoryview(data)[sent:]
-            self._loop.add_writer(self._fd, self._write_ready)
+            self._add_writer()
         self._out += data
-        if not self._protocol_paused and len(self._out) > WRITE_HIGH:
+        if not self._protocol_paused and len(self._out) > self._high:
             self._protocol_paused = True
             self._protocol.pause_writing()
 
@@ -609,17 +679,17 @@ class RawTransport(asyncio.Transport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop.remove_writer(self._fd)
+            self._remove_writer()
             self._out.clear()
             self._fatal_error(exc)
             return
         del self._out[:sent]
-        if self._protocol_paused and len(self._out) <= WRITE_LOW:
+        if self._protocol_paused and len(self._out) <= self._low:
             self._protocol_paused = False
             self._protocol.resume_writing()
         if self._out:
             return
-        self._loop.remove_writer(self._fd)
+        self._remove_writer()
         if self._closing:
             self._lost += 1
             self._close_socket()
@@ -658,7 +728,7 @@ class RawTransport(asyncio.Transport):
             return
         if self._out:
             self._out.clear()
-            self._loop.remove_writer(self._fd)
+            self._remove_writer()
         self._closing = True
         self._remove_reader()
         self._lost += 1
@@ -669,7 +739,7 @@ class RawTransport(asyncio.Transport):
         if not isinstance(exc, OSError):
             self._loop.call_exception_handler(
                 {
-                    "message": "fatal error on a control connection",
+                    "message": "fatal error on a server connection",
                     "exception": exc,
                     "transport": self,
                     "protocol": self._protocol,
@@ -727,83 +797,6 @@ def raw_listener_supported(loop: asyncio.AbstractEventLoop, options: Iterable[st
     return isinstance(loop, asyncio.SelectorEventLoop) and set(options) <= RAW_LISTENER_OPTIONS
 
 
-class ReadPoller:
-    """One epoll set for many control connections, itself one reader of the loop.
-
-    asyncio's selector loop costs a handle, a selector-key lookup and a queue round per
-    readiness event of each descriptor, and a transport lookup (a failed one, an
-    exception) each time a reader is added or removed. Control connections are many,
-    short and chatty, so they share this set instead: the loop watches its descriptor,
-    and when it is readable :meth:`_dispatch` calls the reader of each ready connection
-    directly, as a classic select-loop server does. Level-triggered, like the loop: a
-    reader that leaves data is called again. Linux only (``select.epoll``); elsewhere
-    the transports use the loop's own readers.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._epoll = select.epoll()
-        self._readers: dict[int, Callable[[], None]] = {}
-        self._users = 0  # transports alive on it
-        self._released = False
-        loop.add_reader(self._epoll.fileno(), self._dispatch)
-
-    @classmethod
-    def for_loop(cls, loop: asyncio.AbstractEventLoop) -> ReadPoller | None:
-        if not hasattr(select, "epoll"):
-            return None
-        return cls(loop)
-
-    def add(self, fd: int, reader: Callable[[], None]) -> None:
-        if self._epoll.closed:
-            raise RuntimeError("the poller is closed")
-        self._readers[fd] = reader
-        self._epoll.register(fd, select.EPOLLIN)
-
-    def remove(self, fd: int) -> None:
-        if self._readers.pop(fd, None) is not None:
-            self._epoll.unregister(fd)
-
-    def retain(self) -> None:
-        """A transport uses the poller (until :meth:`drop`)."""
-        self._users += 1
-
-    def drop(self) -> None:
-        self._users -= 1
-        if self._released and self._users <= 0:
-            self._close()
-
-    def release(self) -> None:
-        """No new connections will come (the listener closed): close after the last."""
-        self._released = True
-        if self._users <= 0:
-            self._close()
-
-    def _close(self) -> None:
-        if not self._epoll.closed:
-            self._loop.remove_reader(self._epoll.fileno())
-            self._epoll.close()
-
-    def _dispatch(self) -> None:
-        try:
-            ready = self._epoll.poll(0)
-        except InterruptedError:  # pragma: no cover - poll(0) does not block
-            return
-        readers = self._readers
-        for fd, _ in ready:
-            reader = readers.get(fd)  # gone if an earlier reader of this round closed it
-            if reader is None:
-                continue
-            try:
-                reader()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler(
-                    {"message": "error in a control connection's reader", "exception": exc}
-                )
-
-
 def _is_wildcard(host: str) -> bool:
     return host in ("0.0.0.0", "::", "")
 
@@ -816,7 +809,7 @@ class RawListener:
         self,
         loop: asyncio.AbstractEventLoop,
         sockets: Sequence[socket.socket],
-        on_accept: Callable[[socket.socket, Any, Any, ReadPoller | None], None],
+        on_accept: Callable[[socket.socket, Any, Any, Poller | None], None],
         *,
         poll: bool = True,
     ) -> None:
@@ -824,7 +817,7 @@ class RawListener:
         self._sockets = list(sockets)
         self._on_accept = on_accept
         #: The epoll set its connections share (None: none made, or no epoll here).
-        self.poller = ReadPoller.for_loop(loop) if poll else None
+        self.poller = Poller.for_loop(loop) if poll else None
         self._serving = True
         self._paused: dict[int, asyncio.TimerHandle] = {}  # listening fd -> resume timer
         for sock in self._sockets:
@@ -840,7 +833,7 @@ class RawListener:
     async def bind(
         cls,
         loop: asyncio.AbstractEventLoop,
-        on_accept: Callable[[socket.socket, Any, Any, ReadPoller | None], None],
+        on_accept: Callable[[socket.socket, Any, Any, Poller | None], None],
         host: str | Sequence[str] | None,
         port: int,
         *,

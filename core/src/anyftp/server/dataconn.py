@@ -29,7 +29,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NoAvailablePort
-from .control import RawListener, raw_listener_supported
+from .control import RawListener, RawTransport, raw_listener_supported
 from .datachannel import DataChannel
 from .tls import start_tls_data
 
@@ -200,12 +200,36 @@ class DataConnector:
 
     def _connected(self, conn: socket.socket, peer: Any, local: Any, poller: Any) -> None:
         """A connection to the passive port (raw listener): the client's becomes the data
-        connection; its channel goes on to :meth:`_use` once made."""
+        connection; its channel goes on to :meth:`_use` once made.
+
+        A clear one gets a :class:`RawTransport` at once, watched in the server's poller,
+        so the channel is there before the client's next command is read; one that TLS
+        will wrap goes through asyncio's transport, which ``loop.start_tls`` needs."""
         future = self._admit(peer)
         if future is None:
             conn.close()
             return
-        self._spawn(self._make_transport(conn, future))
+        if self.session.data_tls_context() is not None:
+            self._spawn(self._make_transport(conn, future))
+            return
+        server_poller = self.session.server.poller
+        if server_poller is not None and server_poller.closed:
+            server_poller = None
+        channel = self._new_channel(functools.partial(self._use, future))
+        try:
+            RawTransport(
+                asyncio.get_running_loop(),
+                conn,
+                channel,
+                peer,
+                local,
+                server_poller,
+                control=False,
+            )
+        except (OSError, RuntimeError) as exc:
+            conn.close()
+            if not future.done():
+                future.set_exception(DataConnectionError(f"data connection failed: {exc}"))
 
     async def _make_transport(
         self, conn: socket.socket, future: asyncio.Future[DataChannel]

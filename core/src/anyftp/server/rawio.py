@@ -31,6 +31,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .poller import Poller, unwatch_reader, unwatch_writer, watch_reader, watch_writer
+
 if TYPE_CHECKING:
     from .datachannel import DataChannel
 
@@ -62,9 +64,9 @@ class BufferPool:
 
 
 def _watched_duplicate(fd: int, watch: Callable[[int], object]) -> int:
-    """A non-blocking duplicate of socket descriptor *fd*, given to *watch* (the loop's
-    ``add_reader``/``add_writer`` with its callback); closed again if that fails. Loops
-    refuse a watcher on a descriptor their transport owns, hence the duplicate."""
+    """A non-blocking duplicate of socket descriptor *fd*, given to *watch* (which
+    registers it for reading or writing with its callback); closed again if that fails.
+    Loops refuse a watcher on a descriptor their transport owns, hence the duplicate."""
     duplicate = os.dup(fd)
     try:
         os.set_blocking(duplicate, False)  # as the loop keeps it; never block the loop
@@ -84,15 +86,20 @@ class _SocketWatch:
     (waits are many and short; a timer per wait would cost more than the wait).
     """
 
-    __slots__ = ("_armed_for", "_deadline", "_loop", "_timer", "_waiter", "fd")
+    __slots__ = ("_armed_for", "_deadline", "_loop", "_poller", "_timer", "_waiter", "fd")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, poller: Poller | None = None) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
-        self.fd = _watched_duplicate(fd, lambda dup: loop.add_reader(dup, self._ready))
+        self._poller: Poller | None = None
+
+        def watch(duplicate: int) -> None:
+            self._poller = watch_reader(poller, loop, duplicate, self._ready)
+
+        self.fd = _watched_duplicate(fd, watch)
 
     def _ready(self) -> None:
         waiter = self._waiter
@@ -141,7 +148,7 @@ class _SocketWatch:
             self._timer = None
         if self.fd >= 0:
             try:
-                self._loop.remove_reader(self.fd)
+                unwatch_reader(self._poller, self._loop, self.fd)
             finally:
                 os.close(self.fd)
                 self.fd = -1
@@ -171,14 +178,15 @@ class RawReceiver:
 
     __slots__ = ("_channel", "_watch")
 
-    def __init__(self, channel: DataChannel, fd: int) -> None:
+    def __init__(self, channel: DataChannel, fd: int, poller: Poller | None = None) -> None:
         self._channel = channel
-        self._watch = _SocketWatch(fd)
+        self._watch = _SocketWatch(fd, poller)
 
     @classmethod
-    def for_channel(cls, channel: DataChannel) -> RawReceiver | None:
-        """A receiver for *channel*, or ``None`` when it must go through its transport
-        (TLS, data already read by the transport, no socket descriptor)."""
+    def for_channel(cls, channel: DataChannel, poller: Poller | None = None) -> RawReceiver | None:
+        """A receiver for *channel* (watched in *poller* when given and open, else by the
+        loop), or ``None`` when it must go through its transport (TLS, data already read
+        by the transport, no socket descriptor)."""
         if channel.tls or channel.transport is None or channel.transport.is_closing():
             return None
         channel.stop_reading()
@@ -188,7 +196,7 @@ class RawReceiver:
         if fd < 0:
             return None
         try:
-            return cls(channel, fd)
+            return cls(channel, fd, poller)
         except (OSError, RuntimeError, NotImplementedError):
             return None  # the loop can not watch descriptors (or is out of them)
 
@@ -222,19 +230,24 @@ class RawReceiver:
 
 #: Bytes a download sends per readiness of its socket before the loop serves others: a
 #: turn of the loop stays short however many downloads run, so the replies and set-up
-#: steps of other sessions are not held up behind them.
-SENDFILE_BURST = 512 << 10
+#: steps of other sessions are not held up behind them. 64 KiB, one loopback segment,
+#: measured best with 200 concurrent downloads (bench/PROFILE.md): larger bursts woke
+#: the receiving side about four times as often and cost the server more system time.
+SENDFILE_BURST = 64 << 10
 
 
-async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | None:
+async def send_file_raw(
+    channel: DataChannel, fd: int, offset: int, poller: Poller | None = None
+) -> int | None:
     """Send file descriptor *fd* from *offset* to its end over *channel* with the kernel's
     sendfile; the bytes sent, or ``None`` when the channel can not do it (TLS, no socket,
     no ``os.sendfile``), in which case nothing was sent.
 
-    The loop's writer callback for the socket sends each burst itself (as a classic
-    select-loop server does): no future, no task step per burst; the task waits once,
-    for the end. Progress is bounded by the channel's ``timeout``: no byte taken by the
-    socket for that long fails the transfer with TimeoutError.
+    The socket's writer callback (in *poller* when given and open, else the loop's)
+    sends each burst itself, as a classic select-loop server does: no future, no task
+    step per burst; the task waits once, for the end. Progress is bounded by the
+    channel's ``timeout``: no byte taken by the socket for that long fails the transfer
+    with TimeoutError.
     """
     if not hasattr(os, "sendfile"):
         return None
@@ -283,8 +296,14 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
         else:
             timer = loop.call_at(idle_until, check_progress)
 
+    used: Poller | None = None
+
+    def watch(duplicate: int) -> None:
+        nonlocal used
+        used = watch_writer(poller, loop, duplicate, writable)
+
     try:
-        out = _watched_duplicate(socket_fd, lambda dup: loop.add_writer(dup, writable))
+        out = _watched_duplicate(socket_fd, watch)
     except OSError:
         return None
     try:
@@ -294,6 +313,6 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     finally:
         if timer is not None:
             timer.cancel()
-        loop.remove_writer(out)
+        unwatch_writer(used, loop, out)
         os.close(out)
     return sent

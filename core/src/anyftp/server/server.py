@@ -34,12 +34,12 @@ from .control import (
     ControlStream,
     RawListener,
     RawTransport,
-    ReadPoller,
     raw_listener_supported,
 )
 from .dataconn import PortPool, plain_host
 from .handlers import default_table
 from .paths import normalise, normalise_base, real_path
+from .poller import Poller
 from .rawio import BufferPool
 from .session import Session
 from .tls import guard_tickets
@@ -426,6 +426,13 @@ class Server:
             return 0
         return self.address[1]
 
+    @property
+    def poller(self) -> Poller | None:
+        """The epoll set the server's sockets are watched in (asyncio's selector loop on
+        Linux, see :mod:`.poller`), or ``None``: then the loop watches them itself."""
+        server = self.server
+        return server.poller if isinstance(server, RawListener) else None
+
     async def serve_forever(self) -> None:
         """Wait until :meth:`close` is called (the server serves meanwhile)."""
         if self._closed is None:
@@ -441,7 +448,7 @@ class Server:
             await self.close()
 
     def _accepted(
-        self, sock: socket.socket, peername: Any, sockname: Any, poller: ReadPoller | None
+        self, sock: socket.socket, peername: Any, sockname: Any, poller: Poller | None
     ) -> None:
         """A connection the raw listener accepted: its transport calls back at once."""
         assert self._loop is not None
