@@ -435,9 +435,6 @@ class RawTransport(asyncio.Transport):
     """
 
     max_size = RECV_SIZE
-    #: What ``loop.sendfile`` reads to decide: no native sendfile here, so with
-    #: ``fallback=False`` it raises SendfileNotAvailableError (callers copy instead).
-    _sendfile_compatible = asyncio.constants._SendfileMode.FALLBACK  # type: ignore[attr-defined]
 
     def __init__(
         self,

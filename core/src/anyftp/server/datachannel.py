@@ -79,6 +79,7 @@ class DataChannel(asyncio.BufferedProtocol):
         self._writing_paused = False
         self._waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] | None = None
+        self._closed_here = False  # close() or abort() was called (not a failure)
 
     # --- protocol callbacks -----------------------------------------------------------
 
@@ -234,6 +235,10 @@ class DataChannel(asyncio.BufferedProtocol):
         transport = self.transport
         if transport is None or self._lost:
             return
+        if transport.is_closing() and not self._eof and not self._closed_here:
+            # A send failed (the peer reset the connection) and the transport is closing
+            # itself; the protocol hears of it only in a later turn of the loop.
+            raise ConnectionAbortedError("data connection failed before all was sent")
         if transport.get_write_buffer_size():
             transport.set_write_buffer_limits(high=0)
             try:
@@ -252,6 +257,10 @@ class DataChannel(asyncio.BufferedProtocol):
         assert transport is not None
         loop = asyncio.get_running_loop()
         self._raise_if_lost()
+        if getattr(transport, "_sendfile_compatible", None) is None:
+            # Not one of asyncio's socket transports (a RawTransport, uvloop's): the
+            # loop would refuse with a RuntimeError; the caller copies instead.
+            raise SendfileUnavailable("the transport can not send files")
         file: Any = FdFile(fd)  # has what sendfile uses: fileno, seek, mode
         try:
             async with asyncio.timeout(self.timeout):
@@ -265,11 +274,13 @@ class DataChannel(asyncio.BufferedProtocol):
 
     def close(self) -> None:
         """Close gracefully (queued data is still sent; TLS sends close_notify)."""
+        self._closed_here = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
     def abort(self) -> None:
         """Drop the connection now."""
+        self._closed_here = True
         transport = self.transport
         if transport is None:
             return

@@ -103,6 +103,8 @@ async def run_transfer(
         await session.reply("426", "data connection failed; transfer aborted")
         return False
     finally:
+        if channel is not None and result != "ok":
+            channel.abort()  # whatever failed (even unforeseen), the client sees the end
         plugins.transfer_ended(session, result)
         user = session.user
         moved = 0 if channel is None else channel.bytes_in + channel.bytes_out
