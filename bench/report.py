@@ -102,7 +102,7 @@ def _number(value: float | None, unit: str) -> str:
     if unit == "MiB/s":
         return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
     if unit == "CPU s":
-        return f"{value:.2f}"
+        return f"{value:.3f}" if value < 1 else f"{value:.2f}"
     if unit == "s":
         return f"{value:.3f}" if value < 10 else f"{value:.1f}"
     return f"{value:.1f}"
