@@ -5,7 +5,8 @@
    buffer limits, the socket options of data and control connections, ``loop.sendfile``.
 2. A real :class:`anyftp.Server` on the test's loop (asyncio's selector loop) and a client
    on the same loop: clear passive downloads, uploads and listings go through a
-   RawTransport watched in the server's poller; nothing is left registered and no
+   RawTransport made at accept time and watched by the loop itself (the server's
+   poller keeps only the control connections); nothing is left registered and no
    descriptor leaks after many transfers; PROT P still uses asyncio's TLS transport.
 3. Data connections that are never used, reset before the transfer, from another host,
    or too late: the session answers and goes on.
@@ -20,6 +21,7 @@ import ftplib
 import hashlib
 import os
 import select
+import selectors
 import socket
 import ssl
 import struct
@@ -419,7 +421,8 @@ async def test_socket_options_of_data_and_control_connections(
 ) -> None:
     made = await pair(control=control)
     sock = made.transport.get_extra_info("socket")
-    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0  # always
+    # control: replies leave at once, urgent ABOR in line; data: Nagle, out-of-band apart
+    assert bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)) is control
     assert bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE)) is control
 
 
@@ -574,12 +577,27 @@ async def settled(server: Server) -> None:
         assert not poller.closed  # the listener still holds it
 
 
+def _loop_watched(loop: asyncio.AbstractEventLoop, event: int) -> set[int]:
+    selector = loop._selector  # type: ignore[attr-defined]
+    return {fd for fd, key in selector.get_map().items() if key.events & event}
+
+
+def loop_readers(loop: asyncio.AbstractEventLoop) -> set[int]:
+    """Descriptors the loop's own selector watches for reading."""
+    return _loop_watched(loop, selectors.EVENT_READ)
+
+
+def loop_writers(loop: asyncio.AbstractEventLoop) -> set[int]:
+    """Descriptors the loop's own selector watches for writing."""
+    return _loop_watched(loop, selectors.EVENT_WRITE)
+
+
 def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
 @needs_epoll
-async def test_held_clear_download_is_written_from_the_poller(
+async def test_held_clear_download_is_written_by_the_loop_not_the_poller(
     start: Callable[..., Awaitable[Server]], tmp_path: Path
 ) -> None:
     data = os.urandom(8 << 20)  # more than the kernel buffers of a client reading nothing
@@ -595,19 +613,22 @@ async def test_held_clear_download_is_written_from_the_poller(
         channel = await delivered(session)  # made at accept time, before any RETR
         transport = channel.transport
         assert isinstance(transport, RawTransport)
-        assert transport._poller is poller
+        assert transport._poller is None  # data sockets stay with the loop
         assert not channel.tls
         raw = transport.get_extra_info("socket")
         assert raw.getsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE) == 0  # data: off
-        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0  # data: Nagle
         assert transport._fd not in poller._readers  # a RETR never reads
         control_fd = session.writer.transport._fd
         assert set(poller._readers) == {control_fd}
 
         assert (await client.command("RETR big.bin"))[0] == "150"
-        await until(lambda: poller._writers)  # the download's writer waits for room
+        loop = asyncio.get_running_loop()
+        # the download's writer (on a duplicate of the socket) waits for room in the loop
+        await until(lambda: loop_writers(loop) - {transport._fd})
         await asyncio.sleep(QUIET)
-        assert poller._writers  # still held: the client reads nothing
+        assert loop_writers(loop) - {transport._fd}  # still held: the client reads nothing
+        assert not poller._writers
         assert not session.active.done()
         try:
             received = await recv_to_eof(sock)
@@ -615,7 +636,7 @@ async def test_held_clear_download_is_written_from_the_poller(
             sock.close()
         assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
         assert (await client.reply())[0] == "226"
-        assert not poller._writers
+        assert not loop_writers(loop)
         assert set(poller._readers) == {control_fd}
         await client.quit()
     finally:
@@ -624,11 +645,11 @@ async def test_held_clear_download_is_written_from_the_poller(
 
 
 @needs_epoll
-async def test_held_ascii_download_is_written_by_the_transport_from_the_poller(
+async def test_held_ascii_download_is_written_by_the_transport_from_the_loop(
     start: Callable[..., Awaitable[Server]], tmp_path: Path
 ) -> None:
     # ASCII is converted and sent through the transport (no sendfile): what the kernel
-    # does not take waits in the RawTransport, whose writer is watched in the poller.
+    # does not take waits in the RawTransport, whose writer the loop watches.
     line = b"0123456789abcde\n"
     (tmp_path / "text.txt").write_bytes(line * (512 << 10))  # 8 MiB
     server = await start()
@@ -643,18 +664,19 @@ async def test_held_ascii_download_is_written_by_the_transport_from_the_poller(
         transport = channel.transport
         assert isinstance(transport, RawTransport)
         assert (await client.command("RETR text.txt"))[0] == "150"
-        await until(lambda: transport._fd in poller._writers)
-        assert poller._writers[transport._fd] == transport._write_ready
+        loop = asyncio.get_running_loop()
+        await until(lambda: transport._fd in loop_writers(loop))
         assert transport.get_write_buffer_size() > 0
         await asyncio.sleep(QUIET)
-        assert transport._fd in poller._writers  # held: the client reads nothing
+        assert transport._fd in loop_writers(loop)  # held: the client reads nothing
+        assert not poller._writers
         try:
             received = await recv_to_eof(sock)
         finally:
             sock.close()
         assert (await client.reply())[0] == "226"
         assert received == line.replace(b"\n", b"\r\n") * (512 << 10)
-        assert not poller._writers
+        assert not loop_writers(loop)
         await client.quit()
     finally:
         client.close()
@@ -674,7 +696,7 @@ async def test_listing_goes_through_a_raw_transport(
         sock = await client.data()
         channel = await delivered(only_session(server))
         assert isinstance(channel.transport, RawTransport)
-        assert channel.transport._poller is server.poller
+        assert channel.transport._poller is None
         assert (await client.command("MLSD"))[0] == "150"
         try:
             listing = await recv_to_eof(sock)
@@ -690,7 +712,7 @@ async def test_listing_goes_through_a_raw_transport(
 
 
 @needs_epoll
-async def test_clear_upload_is_read_from_the_poller(
+async def test_clear_upload_is_read_by_the_loop_not_the_poller(
     start: Callable[..., Awaitable[Server]], tmp_path: Path
 ) -> None:
     server = await start()
@@ -705,18 +727,21 @@ async def test_clear_upload_is_read_from_the_poller(
         channel = await delivered(session)
         assert isinstance(channel.transport, RawTransport)
         control_fd = session.writer.transport._fd
+        before = loop_readers(loop)
         assert (await client.command("STOR up.bin"))[0] == "150"
-        # the upload waits for bytes on a duplicate of the socket, watched in the poller
-        await until(lambda: len(poller._readers) == 2)
-        [watched] = set(poller._readers) - {control_fd}
+        # the upload waits for bytes on a duplicate of the socket, watched by the loop
+        await until(lambda: loop_readers(loop) - before)
+        [watched] = loop_readers(loop) - before
         assert watched != channel.transport._fd
+        assert set(poller._readers) == {control_fd}
         first, second = pattern(300_000), os.urandom(300_000)
         await loop.sock_sendall(sock, first)
         await asyncio.sleep(QUIET)
-        assert watched in poller._readers  # still receiving
+        assert watched in loop_readers(loop)  # still receiving
         await send_all_and_close(sock, second)
         assert (await client.reply())[0] == "226"
         assert (tmp_path / "up.bin").read_bytes() == first + second
+        assert loop_readers(loop) == before
         assert set(poller._readers) == {control_fd}
         await client.quit()
     finally:
@@ -730,7 +755,7 @@ async def test_download_is_copied_when_the_direct_sendfile_can_not_be_used(
     # send_file_raw gives up (None) when it can not watch a duplicate of the socket (out
     # of descriptors, say); the transfer then asks DataChannel.sendfile, which must say
     # "unavailable" on a RawTransport so that the blocks are copied.
-    async def cannot(channel: Any, fd: int, offset: int, poller: Any = None) -> int | None:
+    async def cannot(channel: Any, fd: int, offset: int) -> int | None:
         return None
 
     monkeypatch.setattr(transfer, "send_file_raw", cannot)

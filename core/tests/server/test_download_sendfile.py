@@ -31,9 +31,9 @@ def counted_raw_sendfile(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = transfer.send_file_raw
 
-    async def counting(channel: Any, fd: int, offset: int, poller: Any = None) -> int | None:
+    async def counting(channel: Any, fd: int, offset: int) -> int | None:
         calls.append(offset)
-        return await original(channel, fd, offset, poller)
+        return await original(channel, fd, offset)
 
     monkeypatch.setattr(transfer, "send_file_raw", counting)
     return calls

@@ -1,8 +1,7 @@
 """The server's epoll set (``anyftp.server.poller``): readers and writers dispatched from
 one reader of the loop, level-triggered; an error or hang-up wakes both callbacks; a
 failing callback goes to the loop's exception handler; a descriptor unregistered by an
-earlier callback of the same round is not called; the retain/drop/release lifetime; the
-``watch_*``/``unwatch_*`` helpers and their fallback to the loop's own readers and writers.
+earlier callback of the same round is not called; the retain/drop/release lifetime.
 
 Every test uses real sockets (socket pairs and TCP on 127.0.0.1, ports chosen by the OS)
 and real readiness; every wait is bounded.
@@ -20,13 +19,7 @@ from typing import Any
 
 import pytest
 
-from anyftp.server.poller import (
-    Poller,
-    unwatch_reader,
-    unwatch_writer,
-    watch_reader,
-    watch_writer,
-)
+from anyftp.server.poller import Poller
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(select, "epoll"), reason="the poller needs select.epoll"),
@@ -612,88 +605,3 @@ async def test_for_loop_makes_a_poller_watched_by_the_loop() -> None:
 async def test_for_loop_without_epoll_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(select, "epoll")
     assert Poller.for_loop(asyncio.get_running_loop()) is None
-
-
-# --- watch_* / unwatch_* ---------------------------------------------------------------------
-
-
-async def test_watch_with_a_poller_registers_there_and_retains_it(
-    poller: Poller, sockets: Callable[[], tuple[socket.socket, socket.socket]]
-) -> None:
-    loop = asyncio.get_running_loop()
-    a, b = sockets()
-    calls = Calls()
-    used = watch_reader(poller, loop, a.fileno(), calls.make("reader", lambda: a.recv(10)))
-    assert used is poller
-    assert a.fileno() in poller._readers
-    assert poller._users == 1
-    used_w = watch_writer(poller, loop, a.fileno(), calls.make("writer"))
-    assert used_w is poller
-    assert poller._users == 2
-    assert poller._masks[a.fileno()] == EPOLLIN | EPOLLOUT
-    b.send(b"1")
-    await calls.until(lambda: calls.count("reader") >= 1 and calls.count("writer") >= 1)
-    unwatch_writer(used_w, loop, a.fileno())
-    assert poller._users == 1
-    unwatch_reader(used, loop, a.fileno())
-    assert poller._users == 0
-    assert not poller._masks
-    calls.seen.clear()
-    b.send(b"2")
-    await turns()
-    assert calls.seen == []
-
-
-async def test_the_last_unwatch_closes_a_released_poller(
-    sockets: Callable[[], tuple[socket.socket, socket.socket]],
-) -> None:
-    loop = asyncio.get_running_loop()
-    poller = Poller(loop)
-    a, _ = sockets()
-    used = watch_writer(poller, loop, a.fileno(), lambda: None)
-    poller.release()
-    assert not poller.closed
-    unwatch_writer(used, loop, a.fileno())
-    assert poller.closed
-
-
-@pytest.mark.parametrize("kind", ["none", "closed"])
-async def test_watch_without_a_usable_poller_falls_back_to_the_loop(
-    sockets: Callable[[], tuple[socket.socket, socket.socket]], kind: str
-) -> None:
-    loop = asyncio.get_running_loop()
-    poller: Poller | None = None
-    if kind == "closed":
-        poller = Poller(loop)
-        poller.release()
-        assert poller.closed
-    a, b = sockets()
-    calls = Calls()
-    read = watch_reader(poller, loop, a.fileno(), calls.make("reader", lambda: a.recv(10)))
-    assert read is None
-    try:
-        b.send(b"1")
-        await calls.until(lambda: calls.count("reader") == 1)  # the loop's reader
-    finally:
-        unwatch_reader(read, loop, a.fileno())
-    assert not loop_watches_reader(loop, a.fileno())  # unwatch removed the loop's reader
-    b.send(b"2")
-    await turns()
-    assert calls.count("reader") == 1
-
-    # writer: a full socket is not writable; room (the peer reads) wakes the loop's writer
-    fill(a)
-    written = watch_writer(poller, loop, a.fileno(), calls.make("writer"))
-    assert written is None
-    try:
-        await turns()
-        assert calls.count("writer") == 0
-        async with asyncio.timeout(TIMEOUT):
-            while not calls.count("writer"):
-                drain(b)
-                await asyncio.sleep(0.001)
-    finally:
-        unwatch_writer(written, loop, a.fileno())
-    assert not loop.remove_writer(a.fileno())  # already removed by unwatch_writer
-    if poller is not None:
-        assert poller._users == 0 and not poller._masks

@@ -431,7 +431,11 @@ class RawTransport(asyncio.Transport):
     ``connection_lost`` from a later turn of the loop), without TLS. It carries
     :class:`ControlStream` and, for clear passive data connections, the data channel.
     With a *poller* its reader and writer are watched there, not by the loop.
-    *control* marks a control connection (urgent data stays in the line, for ABOR).
+    *control* marks a control connection: TCP_NODELAY (replies leave at once) and
+    SO_OOBINLINE (an urgent ABOR stays in the line). A data connection keeps Nagle's
+    algorithm, as it had on asyncio's transport: with NODELAY, the tail of every sendfile
+    burst left as a segment of its own, which woke the receiver more often and made one
+    512 MiB download cost about 40 % more CPU on both sides.
     """
 
     max_size = RECV_SIZE
@@ -473,14 +477,15 @@ class RawTransport(asyncio.Transport):
         self._loop_remove_reader = getattr(loop, "_remove_reader", loop.remove_reader)
         self._peer: Any = peername  # from accept(), or asked of the socket when needed
         self._local: Any = sockname
-        options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY)]
         if control:
-            options.append((socket.SOL_SOCKET, socket.SO_OOBINLINE))  # urgent ABOR in line
-        for level, option in options:
-            try:
-                sock.setsockopt(level, option, 1)
-            except OSError:  # pragma: no cover - not TCP
-                pass
+            for level, option in (
+                (socket.IPPROTO_TCP, socket.TCP_NODELAY),  # a reply leaves at once
+                (socket.SOL_SOCKET, socket.SO_OOBINLINE),  # an urgent ABOR stays in the line
+            ):
+                try:
+                    sock.setsockopt(level, option, 1)
+                except OSError:  # pragma: no cover - not TCP
+                    pass
         protocol.connection_made(self)
         if not self._closing and not self._read_paused:
             self._add_reader()

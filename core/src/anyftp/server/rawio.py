@@ -31,8 +31,6 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .poller import Poller, unwatch_reader, unwatch_writer, watch_reader, watch_writer
-
 if TYPE_CHECKING:
     from .datachannel import DataChannel
 
@@ -64,9 +62,11 @@ class BufferPool:
 
 
 def _watched_duplicate(fd: int, watch: Callable[[int], object]) -> int:
-    """A non-blocking duplicate of socket descriptor *fd*, given to *watch* (which
-    registers it for reading or writing with its callback); closed again if that fails.
-    Loops refuse a watcher on a descriptor their transport owns, hence the duplicate."""
+    """A non-blocking duplicate of socket descriptor *fd*, given to *watch* (the loop's
+    ``add_reader``/``add_writer`` with its callback); closed again if that fails. Loops
+    refuse a watcher on a descriptor their transport owns, hence the duplicate. The
+    loop's own selector watches it, not the server's poller: in a nested epoll set every
+    packet of a bulk transfer would cost the kernel a second wake-up chain."""
     duplicate = os.dup(fd)
     try:
         os.set_blocking(duplicate, False)  # as the loop keeps it; never block the loop
@@ -86,20 +86,15 @@ class _SocketWatch:
     (waits are many and short; a timer per wait would cost more than the wait).
     """
 
-    __slots__ = ("_armed_for", "_deadline", "_loop", "_poller", "_timer", "_waiter", "fd")
+    __slots__ = ("_armed_for", "_deadline", "_loop", "_timer", "_waiter", "fd")
 
-    def __init__(self, fd: int, poller: Poller | None = None) -> None:
+    def __init__(self, fd: int) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
-        self._poller: Poller | None = None
-
-        def watch(duplicate: int) -> None:
-            self._poller = watch_reader(poller, loop, duplicate, self._ready)
-
-        self.fd = _watched_duplicate(fd, watch)
+        self.fd = _watched_duplicate(fd, lambda dup: loop.add_reader(dup, self._ready))
 
     def _ready(self) -> None:
         waiter = self._waiter
@@ -148,7 +143,7 @@ class _SocketWatch:
             self._timer = None
         if self.fd >= 0:
             try:
-                unwatch_reader(self._poller, self._loop, self.fd)
+                self._loop.remove_reader(self.fd)
             finally:
                 os.close(self.fd)
                 self.fd = -1
@@ -178,15 +173,14 @@ class RawReceiver:
 
     __slots__ = ("_channel", "_watch")
 
-    def __init__(self, channel: DataChannel, fd: int, poller: Poller | None = None) -> None:
+    def __init__(self, channel: DataChannel, fd: int) -> None:
         self._channel = channel
-        self._watch = _SocketWatch(fd, poller)
+        self._watch = _SocketWatch(fd)
 
     @classmethod
-    def for_channel(cls, channel: DataChannel, poller: Poller | None = None) -> RawReceiver | None:
-        """A receiver for *channel* (watched in *poller* when given and open, else by the
-        loop), or ``None`` when it must go through its transport (TLS, data already read
-        by the transport, no socket descriptor)."""
+    def for_channel(cls, channel: DataChannel) -> RawReceiver | None:
+        """A receiver for *channel*, or ``None`` when it must go through its transport
+        (TLS, data already read by the transport, no socket descriptor)."""
         if channel.tls or channel.transport is None or channel.transport.is_closing():
             return None
         channel.stop_reading()
@@ -196,7 +190,7 @@ class RawReceiver:
         if fd < 0:
             return None
         try:
-            return cls(channel, fd, poller)
+            return cls(channel, fd)
         except (OSError, RuntimeError, NotImplementedError):
             return None  # the loop can not watch descriptors (or is out of them)
 
@@ -230,24 +224,21 @@ class RawReceiver:
 
 #: Bytes a download sends per readiness of its socket before the loop serves others: a
 #: turn of the loop stays short however many downloads run, so the replies and set-up
-#: steps of other sessions are not held up behind them. 64 KiB, one loopback segment,
-#: measured best with 200 concurrent downloads (bench/PROFILE.md): larger bursts woke
-#: the receiving side about four times as often and cost the server more system time.
-SENDFILE_BURST = 64 << 10
+#: steps of other sessions are not held up behind them. (Measured, bench/PROFILE.md:
+#: 64 KiB bursts cost a lone 512 MiB download 10-15 % more CPU and did not help 200
+#: concurrent ones.)
+SENDFILE_BURST = 512 << 10
 
 
-async def send_file_raw(
-    channel: DataChannel, fd: int, offset: int, poller: Poller | None = None
-) -> int | None:
+async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | None:
     """Send file descriptor *fd* from *offset* to its end over *channel* with the kernel's
     sendfile; the bytes sent, or ``None`` when the channel can not do it (TLS, no socket,
     no ``os.sendfile``), in which case nothing was sent.
 
-    The socket's writer callback (in *poller* when given and open, else the loop's)
-    sends each burst itself, as a classic select-loop server does: no future, no task
-    step per burst; the task waits once, for the end. Progress is bounded by the
-    channel's ``timeout``: no byte taken by the socket for that long fails the transfer
-    with TimeoutError.
+    The loop's writer callback for the socket sends each burst itself (as a classic
+    select-loop server does): no future, no task step per burst; the task waits once,
+    for the end. Progress is bounded by the channel's ``timeout``: no byte taken by the
+    socket for that long fails the transfer with TimeoutError.
     """
     if not hasattr(os, "sendfile"):
         return None
@@ -296,14 +287,8 @@ async def send_file_raw(
         else:
             timer = loop.call_at(idle_until, check_progress)
 
-    used: Poller | None = None
-
-    def watch(duplicate: int) -> None:
-        nonlocal used
-        used = watch_writer(poller, loop, duplicate, writable)
-
     try:
-        out = _watched_duplicate(socket_fd, watch)
+        out = _watched_duplicate(socket_fd, lambda dup: loop.add_writer(dup, writable))
     except OSError:
         return None
     try:
@@ -313,6 +298,6 @@ async def send_file_raw(
     finally:
         if timer is not None:
             timer.cancel()
-        unwatch_writer(used, loop, out)
+        loop.remove_writer(out)
         os.close(out)
     return sent

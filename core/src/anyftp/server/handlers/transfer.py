@@ -135,8 +135,7 @@ async def send_file(session: Session, channel: DataChannel, file: AsyncFile, off
             fd = -1
         # The kernel's sendfile called on the socket itself (less work per wait than
         # loop.sendfile, and uvloop has no loop.sendfile); the loop's as a fallback.
-        poller = session.server.poller
-        if fd >= 0 and await send_file_raw(channel, fd, offset, poller) is not None:
+        if fd >= 0 and await send_file_raw(channel, fd, offset) is not None:
             return
         if fd >= 0:
             position = offset
@@ -175,7 +174,7 @@ async def receive_file(session: Session, channel: DataChannel, file: AsyncFile) 
     decoder = AsciiDecoder() if session.transfer_type == "A" else None
     # A backend whose files are not OS files might keep what it is given: hand it a copy.
     copy = not session.path_io.capabilities.file_descriptor
-    raw = RawReceiver.for_channel(channel, session.server.poller)
+    raw = RawReceiver.for_channel(channel)
     if raw is not None:
         try:
             await _receive_raw(session, raw, file, throttles, decoder, copy)
