@@ -482,7 +482,8 @@ class PluginHost:
         exactly (they found nothing, or only their anonymous account, kept as the
         fallback). The caller then answers 331.
         """
-        self._pending.pop(session, None)
+        if self._pending:  # (a weak mapping: each look-up makes a weak reference)
+            self._pending.pop(session, None)
         if not self._auth:
             return False
         known = found is not None and getattr(state, "name", "") != "ERROR"

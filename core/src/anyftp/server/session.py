@@ -88,6 +88,10 @@ NOT_IMPLEMENTED = frozenset(
 
 #: What makes a reply text more than one plain line (format_reply handles those).
 _SPECIAL_IN_REPLY = re.compile("[\r\n\x00]")
+#: One-line replies already encoded, by (code, text, encoding); cleared when full (texts
+#: that name paths or ports come and go, the fixed ones come right back).
+_ONE_LINE_REPLIES: dict[tuple[Any, str, str], bytes] = {}
+_ONE_LINE_REPLIES_KEPT = 512
 #: Bytes asked of the kernel per read on a clear control connection. asyncio's default
 #: (256 KiB) makes every read of a short command line map, shrink and unmap fresh memory.
 _CONTROL_RECV_SIZE = 16384
@@ -274,17 +278,30 @@ class Session:
     def response(self, code: str, lines: str | Iterable[str] = "", list: bool = False) -> None:
         """Queue a reply without waiting (aioftp's ``connection.response``)."""
         del list  # aioftp's flag for multi-line replies; a sequence of lines does that
-        if type(lines) is str and not _SPECIAL_IN_REPLY.search(lines):
-            text = f"{code} {lines}\r\n"  # the common one-line reply
-        else:
+        data: bytes | None = None
+        if type(lines) is str:
+            key = (code, lines, self.encoding)
+            data = _ONE_LINE_REPLIES.get(key)
+            if data is None and not _SPECIAL_IN_REPLY.search(lines):
+                # the common one-line reply, kept encoded: most replies repeat
+                data = f"{code} {lines}\r\n".encode(self.encoding, "replace")
+                if len(_ONE_LINE_REPLIES) >= _ONE_LINE_REPLIES_KEPT:
+                    _ONE_LINE_REPLIES.clear()
+                _ONE_LINE_REPLIES[key] = data
+        if data is None:
             if not isinstance(lines, str):
                 lines = [str(line) for line in lines]
-            text = format_reply(str(code), lines)
+            data = format_reply(str(code), lines).encode(self.encoding, "replace")
         if self._debug:
-            logger.debug("%s:%s <- %s", self.client_host, self.client_port, text.rstrip())
+            logger.debug(
+                "%s:%s <- %s",
+                self.client_host,
+                self.client_port,
+                data.decode(self.encoding, "replace").rstrip(),
+            )
         writer = self.writer
         if not writer.lost:  # dropped once the connection is lost
-            writer.transport.write(text.encode(self.encoding, "replace"))
+            writer.transport.write(data)
 
     # --- paths and permissions ------------------------------------------------------------
 
@@ -366,18 +383,18 @@ class Session:
         if not self.server.user_joined(user):
             await self.reply("421", f"too many connections for {user.login or 'anonymous'}")
             raise CloseSession
-        self.connection.user = user
+        connection = self.connection
+        if self.pending_user is not user:  # (USER left it there otherwise)
+            connection.user = user
         try:
-            self._base_path, self._path_io = self.server.make_path_io(user, self.connection)
+            self._base_path, self._path_io = self.server.make_path_io(user, connection)
         except BaseException:
             self.server.user_left(user)
-            self.connection.pop("user", None)
+            connection.pop("user", None)
             raise
-        self.connection.path_io = self._path_io
+        connection.set_values(path_io=self._path_io, logged=True, current_directory=user.home_path)
         self._user_counted = user
-        self.connection.logged = True
         self.pending_user = None
-        self.cwd = user.home_path
         self.throttles["user"] = self.server.user_throttle(user)
         if (
             user.read_speed_limit_per_connection is not None
