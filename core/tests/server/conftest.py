@@ -4,10 +4,11 @@ blocking clients (ftplib) can drive it."""
 
 from __future__ import annotations
 
+import asyncio
 import ftplib
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,24 @@ def ipv6_available() -> bool:
 
 
 needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="::1 is not usable here")
+
+
+class Handled:
+    """The loop's exception handler during a test: keeps every context it is given."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.contexts: list[dict[str, Any]] = []
+        self._loop = loop
+        self._previous = loop.get_exception_handler()
+        loop.set_exception_handler(lambda _loop, context: self.contexts.append(context))
+
+    def restore(self) -> None:
+        self._loop.set_exception_handler(self._previous)
+
+
+@pytest.fixture
+async def handled() -> AsyncIterator[Handled]:
+    """Collect what reaches the running loop's exception handler (restored after)."""
+    handled = Handled(asyncio.get_running_loop())
+    yield handled
+    handled.restore()

@@ -17,6 +17,7 @@ Real sockets on 127.0.0.1 with ports chosen by the OS; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ftplib
 import hashlib
 import os
@@ -40,7 +41,7 @@ from anyftp.server.handlers import transfer
 from anyftp.server.poller import Poller
 from anyftp.testing.servers import close_server, in_thread
 
-from .conftest import TIMEOUT
+from .conftest import TIMEOUT, Handled
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -173,26 +174,6 @@ class Pair:
         self.transport = transport
         self.protocol = protocol
         self.client = client
-
-
-class Handled:
-    """The loop's exception handler for the test: keeps every context it is given."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.contexts: list[dict[str, Any]] = []
-        self._loop = loop
-        self._previous = loop.get_exception_handler()
-        loop.set_exception_handler(lambda _loop, context: self.contexts.append(context))
-
-    def restore(self) -> None:
-        self._loop.set_exception_handler(self._previous)
-
-
-@pytest.fixture
-async def handled() -> AsyncIterator[Handled]:
-    handled = Handled(asyncio.get_running_loop())
-    yield handled
-    handled.restore()
 
 
 @pytest.fixture
@@ -592,6 +573,31 @@ def loop_writers(loop: asyncio.AbstractEventLoop) -> set[int]:
     return _loop_watched(loop, selectors.EVENT_WRITE)
 
 
+@contextlib.asynccontextmanager
+async def logged_in(server: Server) -> AsyncIterator[Client]:
+    """A logged-in client of *server*; on leaving, QUIT, then wait (bounded) until the
+    server has nothing left registered (see :func:`settled`)."""
+    client = await Client.connect(server)
+    try:
+        await client.login()
+        yield client
+        await client.quit()
+    finally:
+        client.close()
+    await settled(server)
+
+
+async def retr_gives(client: Client, name: str, expected: bytes) -> None:
+    """A RETR of *name* on a new data connection brings *expected* and 226."""
+    sock = await client.data()
+    try:
+        assert (await client.command(f"RETR {name}"))[0] == "150"
+        assert await recv_to_eof(sock) == expected
+    finally:
+        sock.close()
+    assert (await client.reply())[0] == "226"
+
+
 def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -605,9 +611,7 @@ async def test_held_clear_download_is_written_by_the_loop_not_the_poller(
     server = await start()
     poller = server.poller
     assert poller is not None
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         sock = await client.data(rcvbuf=4096)
         session = only_session(server)
         channel = await delivered(session)  # made at accept time, before any RETR
@@ -638,10 +642,6 @@ async def test_held_clear_download_is_written_by_the_loop_not_the_poller(
         assert (await client.reply())[0] == "226"
         assert not loop_writers(loop)
         assert set(poller._readers) == {control_fd}
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 @needs_epoll
@@ -655,9 +655,7 @@ async def test_held_ascii_download_is_written_by_the_transport_from_the_loop(
     server = await start()
     poller = server.poller
     assert poller is not None
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         assert (await client.command("TYPE A"))[0] == "200"
         sock = await client.data(rcvbuf=4096)
         channel = await delivered(only_session(server))
@@ -677,10 +675,6 @@ async def test_held_ascii_download_is_written_by_the_transport_from_the_loop(
         assert (await client.reply())[0] == "226"
         assert received == line.replace(b"\n", b"\r\n") * (512 << 10)
         assert not loop_writers(loop)
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 async def test_listing_goes_through_a_raw_transport(
@@ -690,9 +684,7 @@ async def test_listing_goes_through_a_raw_transport(
     for name in names:
         (tmp_path / name).write_bytes(b"x")
     server = await start()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         sock = await client.data()
         channel = await delivered(only_session(server))
         assert isinstance(channel.transport, RawTransport)
@@ -705,10 +697,6 @@ async def test_listing_goes_through_a_raw_transport(
         assert (await client.reply())[0] == "226"
         got = {entry.split(b"; ", 1)[1].decode() for entry in listing.splitlines()}
         assert got == names
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 @needs_epoll
@@ -719,9 +707,7 @@ async def test_clear_upload_is_read_by_the_loop_not_the_poller(
     poller = server.poller
     assert poller is not None
     loop = asyncio.get_running_loop()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         sock = await client.data()
         session = only_session(server)
         channel = await delivered(session)
@@ -743,10 +729,6 @@ async def test_clear_upload_is_read_by_the_loop_not_the_poller(
         assert (tmp_path / "up.bin").read_bytes() == first + second
         assert loop_readers(loop) == before
         assert set(poller._readers) == {control_fd}
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 async def test_download_is_copied_when_the_direct_sendfile_can_not_be_used(
@@ -762,9 +744,7 @@ async def test_download_is_copied_when_the_direct_sendfile_can_not_be_used(
     data = os.urandom(300_000)
     (tmp_path / "file.bin").write_bytes(data)
     server = await start()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         sock = await client.data()
         channel = await delivered(only_session(server))
         assert isinstance(channel.transport, RawTransport)
@@ -776,10 +756,6 @@ async def test_download_is_copied_when_the_direct_sendfile_can_not_be_used(
         code, text = await client.reply()
         assert code == "226", text
         assert received == data
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 async def one_session(server: Server, root: Path, number: int, payload: bytes) -> None:
@@ -904,9 +880,7 @@ async def test_a_data_connection_never_used_is_closed_by_the_next_epsv(
 ) -> None:
     (tmp_path / "small.bin").write_bytes(b"small file")
     server = await start()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         unused = await client.data()
         try:
             first = await delivered(only_session(server))
@@ -921,10 +895,6 @@ async def test_a_data_connection_never_used_is_closed_by_the_next_epsv(
         assert await recv_to_eof(second) == b"small file"
         second.close()
         assert (await client.reply())[0] == "226"
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 @pytest.mark.parametrize("command", ["RETR small.bin", "STOR up.bin", "APPE small.bin"])
@@ -933,9 +903,7 @@ async def test_a_data_connection_reset_before_the_transfer(
 ) -> None:
     (tmp_path / "small.bin").write_bytes(b"small file")
     server = await start()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         sock = await client.data()
         channel = await delivered(only_session(server))
         assert isinstance(channel.transport, RawTransport)
@@ -948,15 +916,7 @@ async def test_a_data_connection_reset_before_the_transfer(
         assert not (tmp_path / "up.bin").exists()
         assert (await client.command("NOOP"))[0] == "200"
         # the session goes on: a good transfer after it
-        sock = await client.data()
-        assert (await client.command("RETR small.bin"))[0] == "150"
-        assert await recv_to_eof(sock) == b"small file"
-        sock.close()
-        assert (await client.reply())[0] == "226"
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
+        await retr_gives(client, "small.bin", b"small file")
 
 
 async def test_a_data_connection_from_another_host_is_refused(
@@ -964,9 +924,7 @@ async def test_a_data_connection_from_another_host_is_refused(
 ) -> None:
     (tmp_path / "small.bin").write_bytes(b"small file")
     server = await start()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         port = await client.epsv()
         try:
             stranger = await connect_to(("127.0.0.1", port), source="127.0.0.2")
@@ -982,10 +940,6 @@ async def test_a_data_connection_from_another_host_is_refused(
         assert await recv_to_eof(sock) == b"small file"
         sock.close()
         assert (await client.reply())[0] == "226"
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 async def test_a_data_connection_after_the_transfer_gave_up_waiting(
@@ -993,9 +947,7 @@ async def test_a_data_connection_after_the_transfer_gave_up_waiting(
 ) -> None:
     (tmp_path / "small.bin").write_bytes(b"small file")
     server = await start(wait_future_timeout=0.2)
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         port = await client.epsv()
         assert (await client.command("RETR small.bin"))[0] == "150"
         code, text = await client.reply()  # nobody connected in time
@@ -1010,15 +962,7 @@ async def test_a_data_connection_after_the_transfer_gave_up_waiting(
             finally:
                 late.close()
         assert (await client.command("NOOP"))[0] == "200"
-        sock = await client.data()
-        assert (await client.command("RETR small.bin"))[0] == "150"
-        assert await recv_to_eof(sock) == b"small file"
-        sock.close()
-        assert (await client.reply())[0] == "226"
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
+        await retr_gives(client, "small.bin", b"small file")
 
 
 def test_control_stream_is_not_a_buffered_protocol() -> None:
@@ -1035,9 +979,7 @@ async def test_a_listing_to_a_reset_data_connection_is_426_not_226(
     for number in range(20):
         (tmp_path / f"entry-{number:02d}.txt").write_bytes(b"x")
     server = await start()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         sock = await client.data()
         await delivered(only_session(server))
         reset(sock)
@@ -1046,10 +988,6 @@ async def test_a_listing_to_a_reset_data_connection_is_426_not_226(
         code, text = await client.reply()
         assert code in ("425", "426"), text
         assert (await client.command("NOOP"))[0] == "200"
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)
 
 
 async def test_an_unforeseen_error_in_a_transfer_still_closes_its_data_connection(
@@ -1061,9 +999,7 @@ async def test_an_unforeseen_error_in_a_transfer_still_closes_its_data_connectio
     monkeypatch.setattr(transfer, "send_file", broken)
     (tmp_path / "file.bin").write_bytes(b"data")
     server = await start()
-    client = await Client.connect(server)
-    try:
-        await client.login()
+    async with logged_in(server) as client:
         sock = await client.data()
         assert (await client.command("RETR file.bin"))[0] == "150"
         code, text = await client.reply()
@@ -1073,7 +1009,3 @@ async def test_an_unforeseen_error_in_a_transfer_still_closes_its_data_connectio
         finally:
             sock.close()
         assert (await client.command("NOOP"))[0] == "200"
-        await client.quit()
-    finally:
-        client.close()
-    await settled(server)  # and no poller user is left behind

@@ -21,6 +21,8 @@ import pytest
 
 from anyftp.server.poller import Poller
 
+from .conftest import Handled
+
 pytestmark = [
     pytest.mark.skipif(not hasattr(select, "epoll"), reason="the poller needs select.epoll"),
     pytest.mark.timeout(60),
@@ -62,32 +64,12 @@ class Calls:
                 await self.changed.wait()
 
 
-class Handled:
-    """The loop's exception handler for the test: keeps every context it is given."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.contexts: list[dict[str, Any]] = []
-        self._loop = loop
-        self._previous = loop.get_exception_handler()
-        loop.set_exception_handler(lambda _loop, context: self.contexts.append(context))
-
-    def restore(self) -> None:
-        self._loop.set_exception_handler(self._previous)
-
-
 @pytest.fixture
 async def poller() -> AsyncIterator[Poller]:
     """A poller on the test's loop, released (and closed, once unused) at the end."""
     poller = Poller(asyncio.get_running_loop())
     yield poller
     poller.release()
-
-
-@pytest.fixture
-async def handled() -> AsyncIterator[Handled]:
-    handled = Handled(asyncio.get_running_loop())
-    yield handled
-    handled.restore()
 
 
 @pytest.fixture

@@ -594,46 +594,46 @@ class RawTransport(asyncio.Transport):
         if sock is None:
             return
         if self._buffered:
-            self._read_into(sock)
+            buffer = self._protocol_buffer()
+            if buffer is None:
+                return
+            received: Any = self._receive(sock.recv_into, buffer)
+        else:
+            received = self._receive(sock.recv, self.max_size)
+        if received is None:
             return
-        try:
-            data = sock.recv(self.max_size)
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc)
-            return
-        if data:
-            self._protocol.data_received(data)
-            return
-        self._read_eof()
+        if not received:  # b"" or a count of 0: the peer finished sending
+            self._read_eof()
+        elif self._buffered:
+            self._protocol.buffer_updated(received)
+        else:
+            self._protocol.data_received(received)
 
-    def _read_into(self, sock: socket.socket) -> None:
-        protocol = self._protocol
+    def _protocol_buffer(self) -> Any:
+        """The buffered protocol's buffer to read into, or None (the connection failed)."""
         try:
-            buffer = protocol.get_buffer(-1)
+            buffer = self._protocol.get_buffer(-1)
             if not len(buffer):
                 raise RuntimeError("get_buffer() returned an empty buffer")
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._fatal_error(exc)
-            return
+            return None
+        return buffer
+
+    def _receive(self, call: Callable[[Any], Any], argument: Any) -> Any:
+        """``call(argument)`` (a recv), or None when nothing is there or it failed (the
+        connection is then closed with the error)."""
         try:
-            count = sock.recv_into(buffer)
+            return call(argument)
         except (BlockingIOError, InterruptedError):
-            return
+            return None
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._fatal_error(exc)
-            return
-        if count:
-            protocol.buffer_updated(count)
-            return
-        self._read_eof()
+            return None
 
     def _read_eof(self) -> None:
         self._eof_read = True
