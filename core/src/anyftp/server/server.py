@@ -428,8 +428,9 @@ class Server:
 
     @property
     def poller(self) -> Poller | None:
-        """The epoll set the server's sockets are watched in (asyncio's selector loop on
-        Linux, see :mod:`.poller`), or ``None``: then the loop watches them itself."""
+        """The epoll set the control connections are watched in (asyncio's selector loop
+        on Linux, see :mod:`.poller`), or ``None``: then the loop watches them itself.
+        Data connections are always the loop's own."""
         server = self.server
         return server.poller if isinstance(server, RawListener) else None
 
