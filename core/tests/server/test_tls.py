@@ -285,3 +285,32 @@ def test_tls_upload_ended_without_close_notify_is_complete(
     ftp.retrbinary("RETR fin.bin", out.write)
     assert sha256(out.getvalue()) == sha256(data)
     ftp.quit()
+
+
+def test_a_data_connection_made_before_prot_p_is_not_used_in_clear(
+    tls_server: ServerThread, client_tls_context: ssl.SSLContext
+) -> None:
+    secret = b"this must not cross the network in clear " * 1000
+    ftp = ftps(tls_server, client_tls_context)
+    ftp.auth()
+    ftp.login()
+    ftp.storbinary("STOR secret.bin", io.BytesIO(secret))  # PROT C so far: clear data
+    host, port = ftplib.parse227(ftp.sendcmd("PASV"))
+    with socket.create_connection((host, port), timeout=TIMEOUT) as early:
+        assert ftp.sendcmd("PBSZ 0").startswith("200")
+        assert ftp.sendcmd("PROT P").startswith("200")  # by hand: ftplib would not wrap
+        assert ftp.sendcmd("RETR secret.bin").startswith("150")
+        with pytest.raises(ftplib.error_temp, match=r"^425"):
+            ftp.getresp()
+        received = b""
+        try:
+            while chunk := early.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass
+        assert secret[:64] not in received and received == b""
+    ftp.prot_p()  # a new, protected data connection works
+    out = io.BytesIO()
+    ftp.retrbinary("RETR secret.bin", out.write)
+    assert out.getvalue() == secret
+    ftp.quit()

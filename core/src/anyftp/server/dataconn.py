@@ -359,6 +359,11 @@ class DataConnector:
             if future is not None and not future.done():
                 future.cancel()
         session.connection.forget("data_connection")
+        if session.data_tls_context() is not None and not channel.tls:
+            # Made in clear before PROT P: sending on it would leak what the client asked
+            # to protect. (A data connection's protection is settled when it is made.)
+            channel.abort()
+            raise DataConnectionError("data connection made before PROT P; open a new one")
         return channel
 
     async def _connect(self, host: str, port: int) -> DataChannel:
