@@ -145,3 +145,61 @@ async def handled() -> AsyncIterator[Handled]:
     handled = Handled(asyncio.get_running_loop())
     yield handled
     handled.restore()
+
+
+class Watched:
+    """For test objects that set ``self.changed`` (an :class:`asyncio.Event`) at each event
+    they see: :meth:`until` waits for a condition without polling."""
+
+    changed: asyncio.Event
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+        """Wait (bounded) until *predicate* holds, checking it after every event."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def connect_to(
+    address: tuple[Any, ...],
+    *,
+    family: int = socket.AF_INET,
+    rcvbuf: int | None = None,
+    source: str | None = None,
+) -> socket.socket:
+    """A non-blocking TCP connection to *address* (bounded wait); *rcvbuf* sets the receive
+    buffer before connect (the window is agreed on then), *source* the local address."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:
+            sock.bind((source, 0))
+        sock.setblocking(False)
+        async with asyncio.timeout(TIMEOUT):
+            await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def loopback_pair(buffer: int | None = None) -> tuple[socket.socket, socket.socket, Any]:
+    """A connected TCP pair on 127.0.0.1 (port from the OS), both ends non-blocking:
+    ``(server end, client end, client address as accepted)``. With *buffer*, the client's
+    receive buffer and the server's send buffer are that small."""
+    loop = asyncio.get_running_loop()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = await connect_to(listener.getsockname(), rcvbuf=buffer)
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                server, peer = await loop.sock_accept(listener)
+        except BaseException:
+            client.close()
+            raise
+    if buffer is not None:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+    server.setblocking(False)
+    return server, client, peer

@@ -48,7 +48,15 @@ from anyftp.server.control import (
 from anyftp.server.session import Session
 from anyftp.testing.servers import close_server, in_thread
 
-from .conftest import TIMEOUT, ServerThread, ipv6_available, needs_ipv6
+from .conftest import (
+    TIMEOUT,
+    ServerThread,
+    Watched,
+    connect_to,
+    ipv6_available,
+    loopback_pair,
+    needs_ipv6,
+)
 from .rawftp import RawControl
 
 pytestmark = pytest.mark.timeout(60)
@@ -65,7 +73,7 @@ def pattern(size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-class Stream(ControlStream):
+class Stream(ControlStream, Watched):
     """A ControlStream that records its protocol events and wakes the test at each one
     (no polling). The records are the test's own: no private state of the stream."""
 
@@ -102,13 +110,6 @@ class Stream(ControlStream):
     def resume_writing(self) -> None:
         self.seen_resumes.append(self.transport.get_write_buffer_size())
         super().resume_writing()
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-        """Wait (bounded) until *predicate* holds, checking it after every event."""
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
 
 
 class Pair:
@@ -161,17 +162,7 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Pair]]]:
     pairs: list[Pair] = []
 
     async def factory(small_buffers: bool = False) -> Pair:
-        with socket.create_server(("127.0.0.1", 0)) as listener:
-            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            if small_buffers:  # before connect(): the window is agreed on then
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-            client.setblocking(False)
-            async with asyncio.timeout(TIMEOUT):
-                await loop.sock_connect(client, listener.getsockname())
-                sock, peer = await loop.sock_accept(listener)
-        if small_buffers:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
-        sock.setblocking(False)
+        sock, client, peer = await loopback_pair(16384 if small_buffers else None)
         stream = Stream()
         transport = RawTransport(loop, sock, stream, peer, sock.getsockname())
         pair = Pair(loop, stream, transport, client)
@@ -861,19 +852,6 @@ async def accepted() -> AsyncIterator[Accepted]:
     accepted.close()
 
 
-async def connect_to(address: tuple[Any, ...], family: int = socket.AF_INET) -> socket.socket:
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            await loop.sock_connect(sock, address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 async def test_listener_on_one_address(accepted: Accepted) -> None:
     loop = asyncio.get_running_loop()
     listener = await RawListener.bind(loop, accepted, "127.0.0.1", 0)
@@ -916,7 +894,7 @@ async def test_listener_on_every_address_when_host_is_none(accepted: Accepted) -
                         continue
                     assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
                     clients.append(
-                        await connect_to(("::1", sock.getsockname()[1]), socket.AF_INET6)
+                        await connect_to(("::1", sock.getsockname()[1]), family=socket.AF_INET6)
                     )
                 else:
                     clients.append(await connect_to(("127.0.0.1", sock.getsockname()[1])))
@@ -938,7 +916,7 @@ async def test_listener_on_ipv6_loopback(accepted: Accepted) -> None:
         [sock] = listener.sockets
         assert sock.family == socket.AF_INET6
         address = sock.getsockname()
-        client = await connect_to(address[:2], socket.AF_INET6)
+        client = await connect_to(address[:2], family=socket.AF_INET6)
         try:
             await accepted.wait(1)
             conn, peer, local = accepted.calls[0]

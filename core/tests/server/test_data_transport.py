@@ -41,7 +41,7 @@ from anyftp.server.handlers import transfer
 from anyftp.server.poller import Poller
 from anyftp.testing.servers import close_server, in_thread
 
-from .conftest import TIMEOUT, Handled
+from .conftest import TIMEOUT, Handled, Watched, connect_to, loopback_pair
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,29 +87,10 @@ async def closed_by_peer(sock: socket.socket) -> bool:
     return True
 
 
-async def connect_to(
-    address: tuple[str, int], *, rcvbuf: int | None = None, source: str | None = None
-) -> socket.socket:
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        if rcvbuf is not None:  # before connect(): the window is agreed on then
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        if source is not None:
-            sock.bind((source, 0))
-        sock.setblocking(False)
-        async with asyncio.timeout(TIMEOUT):
-            await loop.sock_connect(sock, address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 # --- 1. RawTransport with a BufferedProtocol ---------------------------------------------------
 
 
-class Recorder(asyncio.BufferedProtocol):
+class Recorder(asyncio.BufferedProtocol, Watched):
     """A buffered protocol that keeps what it is given and wakes the test at each event.
 
     *fail* makes ``get_buffer`` raise (``"raise"``) or return an empty buffer
@@ -162,12 +143,6 @@ class Recorder(asyncio.BufferedProtocol):
         self.resumes.append(self.transport.get_write_buffer_size())
         self.changed.set()
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
 
 class Pair:
     def __init__(self, transport: RawTransport, protocol: Recorder, client: socket.socket):
@@ -190,15 +165,7 @@ async def pair() -> AsyncIterator[Callable[..., Awaitable[Pair]]]:
         poller: Poller | None = None,
         control: bool = False,
     ) -> Pair:
-        with socket.create_server(("127.0.0.1", 0)) as listener:
-            client = await connect_to(
-                listener.getsockname(), rcvbuf=4096 if small_buffers else None
-            )
-            async with asyncio.timeout(TIMEOUT):
-                sock, peer = await loop.sock_accept(listener)
-        if small_buffers:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        sock.setblocking(False)
+        sock, client, peer = await loopback_pair(4096 if small_buffers else None)
         protocol = protocol if protocol is not None else Recorder()
         transport = RawTransport(
             loop, sock, protocol, peer, sock.getsockname(), poller, control=control
@@ -535,6 +502,12 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Server]
         await close_server(server)
 
 
+def listener_poller(server: Server) -> Poller | None:
+    """The epoll set of *server*'s control connections (its raw listener's)."""
+    assert isinstance(server.server, RawListener)
+    return server.server.poller
+
+
 def only_session(server: Server) -> Any:
     [session] = server.sessions
     return session
@@ -551,7 +524,7 @@ async def delivered(session: Any) -> DataChannel:
 async def settled(server: Server) -> None:
     """Wait (bounded) until every session ended and the poller has no user left; then
     nothing may be registered in it."""
-    poller = server.poller
+    poller = listener_poller(server)
     await until(lambda: not server.sessions and (poller is None or poller._users == 0))
     if poller is not None:
         assert not poller._readers and not poller._writers and not poller._masks
@@ -609,7 +582,7 @@ async def test_held_clear_download_is_written_by_the_loop_not_the_poller(
     data = os.urandom(8 << 20)  # more than the kernel buffers of a client reading nothing
     (tmp_path / "big.bin").write_bytes(data)
     server = await start()
-    poller = server.poller
+    poller = listener_poller(server)
     assert poller is not None
     async with logged_in(server) as client:
         sock = await client.data(rcvbuf=4096)
@@ -653,7 +626,7 @@ async def test_held_ascii_download_is_written_by_the_transport_from_the_loop(
     line = b"0123456789abcde\n"
     (tmp_path / "text.txt").write_bytes(line * (512 << 10))  # 8 MiB
     server = await start()
-    poller = server.poller
+    poller = listener_poller(server)
     assert poller is not None
     async with logged_in(server) as client:
         assert (await client.command("TYPE A"))[0] == "200"
@@ -704,7 +677,7 @@ async def test_clear_upload_is_read_by_the_loop_not_the_poller(
     start: Callable[..., Awaitable[Server]], tmp_path: Path
 ) -> None:
     server = await start()
-    poller = server.poller
+    poller = listener_poller(server)
     assert poller is not None
     loop = asyncio.get_running_loop()
     async with logged_in(server) as client:

@@ -21,7 +21,7 @@ import pytest
 
 from anyftp.server.poller import Poller
 
-from .conftest import Handled
+from .conftest import Handled, Watched, loopback_pair
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(select, "epoll"), reason="the poller needs select.epoll"),
@@ -38,7 +38,7 @@ EPOLLIN = getattr(select, "EPOLLIN", 1)
 EPOLLOUT = getattr(select, "EPOLLOUT", 4)
 
 
-class Calls:
+class Calls(Watched):
     """Callbacks that record their calls (by name) and wake the test at each one."""
 
     def __init__(self) -> None:
@@ -56,12 +56,6 @@ class Calls:
 
     def count(self, name: str) -> int:
         return self.seen.count(name)
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
 
 
 @pytest.fixture
@@ -93,23 +87,11 @@ def sockets() -> Iterator[Callable[[], tuple[socket.socket, socket.socket]]]:
 async def tcp() -> AsyncIterator[Callable[..., Any]]:
     """Make connected loopback TCP pairs (server end, client end), non-blocking, with
     small buffers on request; every socket is closed at the end."""
-    loop = asyncio.get_running_loop()
     made: list[socket.socket] = []
 
     async def factory(small_buffers: bool = False) -> tuple[socket.socket, socket.socket]:
-        with socket.create_server(("127.0.0.1", 0)) as listener:
-            client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            made.append(client)
-            if small_buffers:  # before connect(): the window is agreed on then
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            client.setblocking(False)
-            async with asyncio.timeout(TIMEOUT):
-                await loop.sock_connect(client, listener.getsockname())
-                server, _ = await loop.sock_accept(listener)
-        made.append(server)
-        if small_buffers:
-            server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        server.setblocking(False)
+        server, client, _ = await loopback_pair(4096 if small_buffers else None)
+        made.extend((client, server))
         return server, client
 
     yield factory
