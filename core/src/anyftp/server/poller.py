@@ -77,27 +77,35 @@ class Poller:
             self._epoll.register(fd, mask)  # first, so a refused fd is not remembered
             self._masks[fd] = mask
 
-    def add_reader(self, fd: int, reader: Callable[[], None]) -> None:
-        """Call *reader* whenever *fd* is readable; RuntimeError once the set is closed."""
+    def _add(
+        self,
+        callbacks: dict[int, Callable[[], None]],
+        event: int,
+        fd: int,
+        callback: Callable[[], None],
+    ) -> None:
         if self._epoll.closed:
             raise RuntimeError("the poller is closed")
-        self._set(fd, self._masks.get(fd, 0) | _IN)
-        self._readers[fd] = reader
+        self._set(fd, self._masks.get(fd, 0) | event)
+        callbacks[fd] = callback
+
+    def _remove(self, callbacks: dict[int, Callable[[], None]], event: int, fd: int) -> None:
+        if callbacks.pop(fd, None) is not None and not self._epoll.closed:
+            self._set(fd, self._masks.get(fd, 0) & ~event)
+
+    def add_reader(self, fd: int, reader: Callable[[], None]) -> None:
+        """Call *reader* whenever *fd* is readable; RuntimeError once the set is closed."""
+        self._add(self._readers, _IN, fd, reader)
 
     def remove_reader(self, fd: int) -> None:
-        if self._readers.pop(fd, None) is not None and not self._epoll.closed:
-            self._set(fd, self._masks.get(fd, 0) & ~_IN)
+        self._remove(self._readers, _IN, fd)
 
     def add_writer(self, fd: int, writer: Callable[[], None]) -> None:
         """Call *writer* whenever *fd* can take bytes; RuntimeError once the set is closed."""
-        if self._epoll.closed:
-            raise RuntimeError("the poller is closed")
-        self._set(fd, self._masks.get(fd, 0) | _OUT)
-        self._writers[fd] = writer
+        self._add(self._writers, _OUT, fd, writer)
 
     def remove_writer(self, fd: int) -> None:
-        if self._writers.pop(fd, None) is not None and not self._epoll.closed:
-            self._set(fd, self._masks.get(fd, 0) & ~_OUT)
+        self._remove(self._writers, _OUT, fd)
 
     # --- lifetime -----------------------------------------------------------------------
 

@@ -426,14 +426,6 @@ class Server:
             return 0
         return self.address[1]
 
-    @property
-    def poller(self) -> Poller | None:
-        """The epoll set the control connections are watched in (asyncio's selector loop
-        on Linux, see :mod:`.poller`), or ``None``: then the loop watches them itself.
-        Data connections are always the loop's own."""
-        server = self.server
-        return server.poller if isinstance(server, RawListener) else None
-
     async def serve_forever(self) -> None:
         """Wait until :meth:`close` is called (the server serves meanwhile)."""
         if self._closed is None:
