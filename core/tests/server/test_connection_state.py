@@ -129,14 +129,3 @@ async def test_forget_removes_plain_values_and_futures_alike() -> None:
     connection.forget("b")
     connection.forget("never-set")
     assert "a" not in connection and "b" not in connection and len(connection) == 0
-
-
-async def test_set_values_sets_plain_values_and_wakes_whoever_waits() -> None:
-    connection = Connection(logged=False)
-    waiting = connection["path_io"]  # a future nobody has set yet
-    done_before = connection["logged"]  # a done future: replaced, as by assignment
-    connection.set_values(path_io="storage", logged=True, current_directory="/home")
-    assert waiting.done() and waiting.result() == "storage"
-    assert connection.logged is True and connection.value("current_directory") == "/home"
-    assert done_before.result() is False  # the old future keeps its value
-    assert connection["logged"].result() is True

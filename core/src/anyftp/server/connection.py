@@ -204,17 +204,6 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
         else:
             future.set_result(value)  # someone waits for it
 
-    def set_values(self, **values: Any) -> None:
-        """Set several values at once, as ``connection.name = value`` does for each."""
-        plain = self._values
-        get = super().get
-        for name, value in values.items():
-            future = get(name)
-            if future is None:
-                plain[name] = value
-            else:
-                setattr(self, name, value)
-
     def __delattr__(self, name: str) -> None:
         self.pop(name, None)
 

@@ -383,18 +383,18 @@ class Session:
         if not self.server.user_joined(user):
             await self.reply("421", f"too many connections for {user.login or 'anonymous'}")
             raise CloseSession
-        connection = self.connection
-        if self.pending_user is not user:  # (USER left it there otherwise)
-            connection.user = user
+        self.connection.user = user
         try:
-            self._base_path, self._path_io = self.server.make_path_io(user, connection)
+            self._base_path, self._path_io = self.server.make_path_io(user, self.connection)
         except BaseException:
             self.server.user_left(user)
-            connection.pop("user", None)
+            self.connection.pop("user", None)
             raise
-        connection.set_values(path_io=self._path_io, logged=True, current_directory=user.home_path)
+        self.connection.path_io = self._path_io
         self._user_counted = user
+        self.connection.logged = True
         self.pending_user = None
+        self.cwd = user.home_path
         self.throttles["user"] = self.server.user_throttle(user)
         if (
             user.read_speed_limit_per_connection is not None
