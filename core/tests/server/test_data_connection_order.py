@@ -57,3 +57,33 @@ def test_upload_and_download_whichever_comes_first(
                 received += chunk
         assert control.reply().code == "226"
         assert bytes(received) == payload
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_upload_bytes_sent_before_the_stor_are_kept(
+    make_server: Callable[..., ServerThread], tmp_path: Path, loop: str
+) -> None:
+    # The client writes on the data connection before it sends STOR. The server must
+    # keep those bytes and not read past its buffers: on uvloop a new connection is read
+    # even though the channel paused it when it was made (that once filled the buffers
+    # and broke the transport: "empty buffer in get_buffer()").
+    server = make_server(users=[anyftp.User(base_path=tmp_path)], loop=loop)
+    payload = bytes(range(256)) * 8192  # 2 MiB: more than the channel's two buffers
+    with logged_in(server) as control:
+        control.command("TYPE I")
+        host, port = control.pasv()
+        with socket.create_connection((host, port), timeout=TIMEOUT) as data:
+            data.setblocking(False)
+            early = 0
+            try:
+                while early < len(payload):  # until the kernel buffers are full
+                    early += data.send(payload[early:])
+            except BlockingIOError:
+                pass
+            data.setblocking(True)
+            data.settimeout(TIMEOUT)
+            control.send("STOR early.bin")
+            assert control.reply().code == "150"
+            data.sendall(payload[early:])
+        assert control.reply().code == "226"
+    assert (tmp_path / "early.bin").read_bytes() == payload

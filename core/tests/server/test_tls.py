@@ -314,3 +314,57 @@ def test_a_data_connection_made_before_prot_p_is_not_used_in_clear(
     ftp.retrbinary("RETR secret.bin", out.write)
     assert out.getvalue() == secret
     ftp.quit()
+
+
+def _early_handshake_retr(
+    control: RawControl, context: ssl.SSLContext, host: str, active: bool
+) -> bytes:
+    """RETR on a protected data connection whose client starts TLS at once: its
+    ClientHello goes out right behind the RETR, before the 150 has come back."""
+    if active:
+        with socket.create_server((host, 0)) as listener:
+            port = listener.getsockname()[1]
+            assert control.command(f"EPRT |1|{host}|{port}|").code == "200"
+            control.send("RETR early.bin")
+            listener.settimeout(TIMEOUT)
+            raw, _ = listener.accept()
+    else:
+        host, port = control.pasv()
+        raw = socket.create_connection((host, port), timeout=TIMEOUT)
+        control.send("RETR early.bin")
+    with context.wrap_socket(raw, server_hostname=host) as data:  # handshakes now
+        assert control.reply().code == "150"
+        received = b""
+        while chunk := data.recv(65536):
+            received += chunk
+    assert control.reply().code == "226"
+    return received
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("active", [False, True], ids=["passive", "active"])
+def test_a_client_hello_sent_before_the_150_is_not_lost(
+    make_server: Callable[..., ServerThread],
+    tmp_path: Path,
+    server_tls_context: ssl.SSLContext,
+    client_tls_context: ssl.SSLContext,
+    loop: str,
+    active: bool,
+) -> None:
+    # Regression: a data connection read by a plain transport before the server's TLS
+    # wrap began swallowed the client's first handshake bytes (uvloop reads a new
+    # connection even when its protocol paused it), and the transfer hung until 425.
+    payload = os.urandom(200_000)
+    (tmp_path / "early.bin").write_bytes(payload)
+    server = make_server(auth_tls=server_tls_context, loop=loop)
+    with RawControl(server.host, server.port) as control:
+        assert control.reply().code == "220"
+        assert control.command("AUTH TLS").code == "234"
+        control.sock = client_tls_context.wrap_socket(control.sock, server_hostname=server.host)
+        control.login()
+        assert control.command("PBSZ 0").code == "200"
+        assert control.command("PROT P").code == "200"
+        assert control.command("TYPE I").code == "200"
+        for _ in range(5):
+            received = _early_handshake_retr(control, client_tls_context, server.host, active)
+            assert received == payload

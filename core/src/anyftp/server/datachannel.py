@@ -28,6 +28,10 @@ from typing import Any, cast
 __all__ = ("DataChannel", "FdFile", "SendfileUnavailable")
 
 
+#: Bytes taken per read the transport makes before anyone asked it to (see get_buffer).
+EARLY_READ = 4096
+
+
 class SendfileUnavailable(Exception):
     """The event loop can not send files with the kernel (uvloop, TLS): copy instead."""
 
@@ -72,6 +76,9 @@ class DataChannel(asyncio.BufferedProtocol):
         self._buffers: list[bytearray] = []
         self._current = 0
         self._filled = 0
+        # What the transport read before anyone asked (see get_buffer).
+        self._early = bytearray()
+        self._early_filled = 0
         self._eof = False
         self._lost = False
         self._error: BaseException | None = None
@@ -88,20 +95,31 @@ class DataChannel(asyncio.BufferedProtocol):
         self.transport = cast(asyncio.Transport, transport)
         self.peer = transport.get_extra_info("peername")
         self._closed = asyncio.get_running_loop().create_future()
-        # Nothing is read until someone asks: a TLS handshake may follow, and a RETR
-        # never reads at all.
+        # Nothing is read until someone asks: a RETR never reads at all.
         self._pause_reading()
         if self._on_made is not None:
             self._on_made(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        if self._reading_paused:
+            # A read nobody asked for: uvloop starts reading a new connection after
+            # connection_made, whatever the protocol asked there. Take a little (not the
+            # two transfer buffers, which a RETR's channel never needs) and pause.
+            if self._early_filled == len(self._early):
+                self._early.extend(bytes(EARLY_READ))
+            return memoryview(self._early)[self._early_filled :]
         if not self._buffers:
             self._buffers = [bytearray(self.block_size), bytearray(self.block_size)]
         return memoryview(self._buffers[self._current])[self._filled :]
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._filled += nbytes
         self.bytes_in += nbytes
+        if self._reading_paused:  # into the early buffer (see get_buffer)
+            self._early_filled += nbytes
+            self._reading_paused = False
+            self._pause_reading()
+            return
+        self._filled += nbytes
         if self._filled >= len(self._buffers[self._current]):
             self._pause_reading()
         self._wake()
@@ -150,7 +168,22 @@ class DataChannel(asyncio.BufferedProtocol):
             transport.pause_reading()
             self._reading_paused = True
 
+    def _take_early(self) -> None:
+        """Move what was read before anyone asked into the current buffer."""
+        if not self._buffers:
+            self._buffers = [bytearray(self.block_size), bytearray(self.block_size)]
+        current = self._buffers[self._current]
+        end = self._filled + self._early_filled
+        if end > len(current):
+            current.extend(bytes(end - len(current)))
+        current[self._filled : end] = self._early[: self._early_filled]
+        self._filled = end
+        self._early = bytearray()
+        self._early_filled = 0
+
     def _resume_reading(self) -> None:
+        if self._early_filled:
+            self._take_early()
         transport = self.transport
         if self._reading_paused and transport is not None and not transport.is_closing():
             transport.resume_reading()
@@ -161,12 +194,6 @@ class DataChannel(asyncio.BufferedProtocol):
             raise ConnectionResetError(f"data connection lost: {self._error}") from self._error
         if self._lost:
             raise ConnectionAbortedError("data connection closed")
-
-    def use_transport(self, transport: asyncio.BaseTransport, *, tls: bool) -> None:
-        """Switch to *transport* (the TLS transport returned by ``loop.start_tls``)."""
-        self.transport = cast(asyncio.Transport, transport)
-        self.tls = tls
-        self._reading_paused = False
 
     @property
     def is_lost(self) -> bool:
@@ -183,7 +210,7 @@ class DataChannel(asyncio.BufferedProtocol):
     @property
     def has_received(self) -> bool:
         """Whether anything (data or EOF) was already read through the transport."""
-        return bool(self._buffers) or self._eof or self._filled > 0
+        return bool(self._buffers) or self._eof or self._filled > 0 or self._early_filled > 0
 
     # --- receiving ----------------------------------------------------------------------
 
@@ -192,6 +219,8 @@ class DataChannel(asyncio.BufferedProtocol):
 
         The view stays valid until the next call.
         """
+        if self._early_filled:
+            self._take_early()
         while self._filled == 0:
             if self._eof:
                 return memoryview(b"")

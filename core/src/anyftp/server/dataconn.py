@@ -29,9 +29,9 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NoAvailablePort
-from .control import RawListener, RawTransport, raw_listener_supported
+from .control import RawListener, RawTransport
 from .datachannel import DataChannel
-from .tls import start_tls_data
+from .tls import wrap_data_socket
 
 if TYPE_CHECKING:
     from .session import Session
@@ -176,17 +176,20 @@ class DataConnector:
         port = sock.getsockname()[1]
         loop = asyncio.get_running_loop()
         try:
-            if raw_listener_supported(loop, ()):
-                # Not loop.create_server: it lets a whole turn of the loop pass before
-                # it returns, and a busy server's turn is long; this listens at once.
-                listener: RawListener | asyncio.Server = RawListener(
-                    loop, [sock], self._connected, poll=False
+            if session.data_tls_context() is None and not isinstance(
+                loop, asyncio.SelectorEventLoop
+            ):
+                # Clear on other loops (uvloop): their own server makes the transport.
+                # Handing uvloop accepted sockets instead (connect_accepted_socket) cost
+                # the 300-session load test ~150 MiB more resident memory.
+                listener: RawListener | asyncio.Server = await loop.create_server(
+                    self._make_channel, sock=sock
                 )
             else:
-                # Other loops (uvloop) may read a connection made by
-                # connect_accepted_socket before the channel can pause it, and lose the
-                # first bytes of a TLS handshake: their own server makes the channel.
-                listener = await loop.create_server(self._make_channel, sock=sock)
+                # Not loop.create_server: it lets a whole turn of the loop pass before
+                # it returns, and a busy server's turn is long; this listens at once,
+                # and hands over the bare socket, so TLS can wrap it from its first byte.
+                listener = RawListener(loop, [sock], self._connected, poll=False)
         except BaseException:
             sock.close()
             server.port_pool.release(port)
@@ -199,57 +202,84 @@ class DataConnector:
         return host, port
 
     def _connected(self, conn: socket.socket, peer: Any, local: Any, poller: Any) -> None:
-        """A connection to the passive port (raw listener): the client's becomes the data
-        connection; its channel goes on to :meth:`_use` once made.
+        """A connection to the passive port: the client's becomes the data connection.
 
-        A clear one gets a :class:`RawTransport` at once, so the channel is there before
-        the client's next command is read; one that TLS will wrap goes through asyncio's
-        transport, which ``loop.start_tls`` needs. Data sockets are watched by the loop
-        itself, not in the server's poller: a socket in a nested epoll set costs the
-        kernel a second wake-up chain per packet, which bulk transfers pay per packet
-        (measured: twice the system time for 200 concurrent uploads)."""
+        A clear one on the standard loop gets a :class:`RawTransport` at once, so the
+        channel is there before the client's next command is read. One for PROT P is
+        wrapped in TLS from its first byte (:func:`.tls.wrap_data_socket`). Data
+        sockets are watched by the loop itself, not in the server's poller: a socket in
+        a nested epoll set costs the kernel a second wake-up chain per packet, which
+        bulk transfers pay per packet (measured: twice the system time for 200
+        concurrent uploads)."""
         future = self._admit(peer)
         if future is None:
             conn.close()
             return
-        if self.session.data_tls_context() is not None:
-            self._spawn(self._make_transport(conn, future))
+        loop = asyncio.get_running_loop()
+        if self.session.data_tls_context() is None and isinstance(loop, asyncio.SelectorEventLoop):
+            channel = self._new_channel(functools.partial(self._deliver, future))
+            try:
+                RawTransport(loop, conn, channel, peer, local, control=False)
+            except (OSError, RuntimeError) as exc:
+                conn.close()
+                if not future.done():
+                    future.set_exception(DataConnectionError(f"data connection failed: {exc}"))
             return
-        channel = self._new_channel(functools.partial(self._use, future))
-        try:
-            RawTransport(asyncio.get_running_loop(), conn, channel, peer, local, control=False)
-        except (OSError, RuntimeError) as exc:
-            conn.close()
-            if not future.done():
-                future.set_exception(DataConnectionError(f"data connection failed: {exc}"))
+        self._spawn(self._make_transport(conn, future))
 
     async def _make_transport(
         self, conn: socket.socket, future: asyncio.Future[DataChannel]
     ) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            await loop.connect_accepted_socket(
-                lambda: self._new_channel(functools.partial(self._use, future)), conn
-            )
-        except (OSError, RuntimeError) as exc:
-            conn.close()
+            channel = await self._channel_for(conn)
+        except Exception as exc:
+            if not isinstance(exc, DataConnectionError):
+                logger.exception("could not set up a data connection")
+                exc = DataConnectionError(f"data connection failed: {exc}")
             if not future.done():
-                future.set_exception(DataConnectionError(f"data connection failed: {exc}"))
+                future.set_exception(exc)
+            return
+        self._deliver(future, channel)
+
+    async def _channel_for(self, conn: socket.socket) -> DataChannel:
+        """A channel over the connected socket *conn*, in TLS under PROT P; on failure the
+        socket is closed and DataConnectionError raised."""
+        server = self.session.server
+        context = self.session.data_tls_context()
+        if context is None:
+            try:
+                _, channel = await asyncio.get_running_loop().connect_accepted_socket(
+                    lambda: self._new_channel(None), conn
+                )
+            except (OSError, RuntimeError) as exc:
+                conn.close()
+                raise DataConnectionError(f"data connection failed: {exc}") from None
+            return channel
+        try:
+            return await wrap_data_socket(
+                conn,
+                lambda: self._new_channel(None),
+                context,
+                handshake_timeout=server.socket_timeout,
+                require_session_reuse=server.require_tls_session_reuse,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError, RuntimeError) as exc:
+            raise DataConnectionError(f"TLS on data connection failed: {exc}") from None
 
     def _make_channel(self) -> DataChannel:
-        """A channel for a connection the loop's own server accepted (not checked yet)."""
+        """A channel for a clear connection the loop's own server accepted."""
         return self._new_channel(self._accepted)
-
-    def _new_channel(self, on_made: Callable[[DataChannel], None]) -> DataChannel:
-        server = self.session.server
-        return DataChannel(server.block_size, on_made, timeout=server.socket_timeout)
 
     def _accepted(self, channel: DataChannel) -> None:
         future = self._admit(channel.peer)
         if future is None:
             channel.abort()
             return
-        self._use(future, channel)
+        self._deliver(future, channel)
+
+    def _new_channel(self, on_made: Callable[[DataChannel], None] | None) -> DataChannel:
+        server = self.session.server
+        return DataChannel(server.block_size, on_made, timeout=server.socket_timeout)
 
     def _admit(self, peer: Any) -> asyncio.Future[DataChannel] | None:
         """The future a connection from *peer* completes, or None when it is refused:
@@ -270,43 +300,10 @@ class DataConnector:
         self._close_listener()
         return future
 
-    def _use(self, future: asyncio.Future[DataChannel], channel: DataChannel) -> None:
-        """Hand the admitted *channel* to the waiting transfer, after TLS if PROT P."""
-        context = self.session.data_tls_context()
-        if context is None:
-            self._deliver(future, channel)
-            return
-        self._spawn(self._secure(future, channel, context))
-
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _secure(
-        self, future: asyncio.Future[DataChannel], channel: DataChannel, context: ssl.SSLContext
-    ) -> None:
-        try:
-            await self._start_tls(channel, context)
-        except DataConnectionError as exc:
-            if not future.done():
-                future.set_exception(exc)
-            return
-        self._deliver(future, channel)
-
-    async def _start_tls(self, channel: DataChannel, context: ssl.SSLContext) -> None:
-        """TLS on *channel*; on failure the channel is aborted and DataConnectionError raised."""
-        server = self.session.server
-        try:
-            await start_tls_data(
-                channel,
-                context,
-                handshake_timeout=server.socket_timeout,
-                require_session_reuse=server.require_tls_session_reuse,
-            )
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
-            channel.abort()
-            raise DataConnectionError(f"TLS on data connection failed: {exc}") from None
 
     def _deliver(self, future: asyncio.Future[DataChannel], channel: DataChannel) -> None:
         if future.done():
@@ -339,7 +336,7 @@ class DataConnector:
         server = session.server
         future, target = self._future, self._target
         self._target = None  # the passive future stays until settled: the peer may
-        try:  # connect only after the 150 reply (``_accepted`` delivers to it)
+        try:  # connect only after the 150 reply (``_deliver`` completes it)
             if future is not None and future.done():
                 channel = future.result()  # the client connected first, as most do
             elif future is not None:
@@ -368,23 +365,32 @@ class DataConnector:
 
     async def _connect(self, host: str, port: int) -> DataChannel:
         session = self.session
-        server = session.server
+        timeout = session.server.socket_timeout or 30
         loop = asyncio.get_running_loop()
         local = plain_host(session.local_host)
+        if session.data_tls_context() is None:
+            try:
+                async with asyncio.timeout(timeout):
+                    _, channel = await loop.create_connection(
+                        lambda: self._new_channel(None), host, port, local_addr=(local, 0)
+                    )
+            except (OSError, TimeoutError) as exc:
+                raise DataConnectionError(f"can not connect to {host}:{port}: {exc}") from None
+            return channel
+        # For TLS, a bare socket: wrapped from its first byte (see _channel_for).
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         try:
-            async with asyncio.timeout(server.socket_timeout or 30):
-                _, channel = await loop.create_connection(
-                    lambda: DataChannel(server.block_size, timeout=server.socket_timeout),
-                    host,
-                    port,
-                    local_addr=(local, 0),
-                )
+            sock.setblocking(False)
+            sock.bind((local, 0))
+            async with asyncio.timeout(timeout):
+                await loop.sock_connect(sock, (host, port))
         except (OSError, TimeoutError) as exc:
+            sock.close()
             raise DataConnectionError(f"can not connect to {host}:{port}: {exc}") from None
-        context = session.data_tls_context()
-        if context is not None:
-            await self._start_tls(channel, context)
-        return channel
+        except BaseException:
+            sock.close()
+            raise
+        return await self._channel_for(sock)
 
     def reset(self) -> None:
         """Forget any pending data-connection setup, closing what it opened."""

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import socket
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from .datachannel import DataChannel
 
-__all__ = ("start_tls_data", "guard_tickets", "TLSPolicyError", "SSL_SHUTDOWN_TIMEOUT")
+__all__ = ("wrap_data_socket", "guard_tickets", "TLSPolicyError", "SSL_SHUTDOWN_TIMEOUT")
 
 #: How long a closing TLS data connection waits for the peer's close_notify.
 SSL_SHUTDOWN_TIMEOUT = 5.0
@@ -66,35 +68,50 @@ def guard_tickets(context: ssl.SSLContext) -> ssl.SSLContext:
     return context
 
 
-async def start_tls_data(
-    channel: DataChannel,
+async def wrap_data_socket(
+    sock: socket.socket,
+    make_channel: Callable[[], DataChannel],
     context: ssl.SSLContext,
     *,
     handshake_timeout: float | None = None,
     require_session_reuse: bool = False,
-) -> None:
-    """Wrap *channel* in TLS as the server side; raise on failure or policy breach."""
+) -> DataChannel:
+    """The connected socket *sock* as a data channel in TLS (server side); raise on
+    failure or policy breach (the socket is then closed).
+
+    TLS is there from the socket's first byte: a transport made in clear and wrapped
+    afterwards (``loop.start_tls``) may already have read the client's ClientHello into
+    the plain channel (uvloop reads a new connection even when its protocol paused it in
+    ``connection_made``), and the handshake then never completes.
+    """
     loop = asyncio.get_running_loop()
-    transport = channel.transport
-    assert transport is not None
     guard_tickets(context)
+    made: list[DataChannel] = []
+
+    def factory() -> DataChannel:
+        # Kept here: uvloop returns its own SSL protocol, not this one.
+        made.append(make_channel())
+        return made[0]
+
     token = _WRAPPING_DATA.set(True)
     try:
-        new_transport = await loop.start_tls(
-            transport,
-            channel,
-            context,
-            server_side=True,
+        transport, _ = await loop.connect_accepted_socket(
+            factory,
+            sock,
+            ssl=context,
             ssl_handshake_timeout=handshake_timeout or 60.0,
             ssl_shutdown_timeout=SSL_SHUTDOWN_TIMEOUT,
         )
+    except BaseException:
+        sock.close()
+        raise
     finally:
         _WRAPPING_DATA.reset(token)
-    if new_transport is None:
-        raise ConnectionResetError("data connection closed during the TLS handshake")
-    channel.use_transport(new_transport, tls=True)
+    channel = made[0]
+    channel.tls = True
     if require_session_reuse:
-        ssl_object = new_transport.get_extra_info("ssl_object")
+        ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is None or not ssl_object.session_reused:
             channel.abort()
             raise TLSPolicyError("data connection did not reuse the control TLS session")
+    return channel
