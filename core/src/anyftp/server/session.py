@@ -34,6 +34,7 @@ from ..protocol.replies import format_reply
 from .connection import Connection
 from .control import ControlStream, RawTransport
 from .dataconn import DataConnector, plain_host
+from .eager import start_task
 from .paths import BadPath, backslash_separates, normalise, real_path
 from .users import AbstractUserManager, User
 
@@ -602,7 +603,9 @@ class Session:
         self.connection.abort = False
         self.active_name = name
         self.active_info = {}
-        task = asyncio.ensure_future(run())
+        start_task(run(), self._transfer_created)
+
+    def _transfer_created(self, task: asyncio.Task[None]) -> None:
         self.active = task
         task.add_done_callback(self._transfer_done)
 
