@@ -4,12 +4,14 @@ data connections, and uploads that are only 226 when they arrived whole."""
 from __future__ import annotations
 
 import ftplib
+import gc
 import hashlib
 import io
 import os
 import socket
 import ssl
 import struct
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -368,3 +370,46 @@ def test_a_client_hello_sent_before_the_150_is_not_lost(
         for _ in range(5):
             received = _early_handshake_retr(control, client_tls_context, server.host, active)
             assert received == payload
+
+
+def _channels_alive() -> int:
+    from anyftp.server.datachannel import DataChannel
+
+    return sum(type(o) is DataChannel for o in gc.get_objects())
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_protected_data_connections_are_freed_without_the_cycle_collector(
+    make_server: Callable[..., ServerThread],
+    tmp_path: Path,
+    server_tls_context: ssl.SSLContext,
+    client_tls_context: ssl.SSLContext,
+    loop: str,
+) -> None:
+    # Regression: the TLS protocol keeps the channel's get_buffer/buffer_updated bound
+    # methods, the channel its transport: a cycle per data connection, with a 256 KiB
+    # TLS buffer and the channel's receive buffers in it. Only the cycle collector
+    # freed them, so a busy FTPS server's memory grew by hundreds of MiB between
+    # collections (20 sessions: ~400 MiB resident).
+    server = make_server(auth_tls=server_tls_context, loop=loop)
+    payload = os.urandom(100_000)
+    gc.collect()
+    before = _channels_alive()
+    gc.disable()
+    try:
+        ftp = ftps(server, client_tls_context)
+        ftp.login()
+        ftp.prot_p()
+        for _ in range(10):
+            ftp.storbinary("STOR freed.bin", io.BytesIO(payload))
+            out = io.BytesIO()
+            ftp.retrbinary("RETR freed.bin", out.write)
+            assert out.getvalue() == payload
+        ftp.quit()
+        deadline = time.monotonic() + TIMEOUT
+        while server.call(lambda: len(server.server.sessions)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # the last channel's connection_lost
+        assert _channels_alive() == before
+    finally:
+        gc.enable()
