@@ -141,3 +141,17 @@ async def test_started_from_a_plain_callback() -> None:
     loop.call_soon(lambda: made.set_result(start_task(work())))
     task = await made
     assert await task is task
+
+
+async def test_the_task_shows_the_wrapped_coroutine() -> None:
+    release = asyncio.Event()
+
+    async def named_work() -> None:
+        await release.wait()
+
+    task = start_task(named_work())
+    await asyncio.sleep(0)
+    assert "named_work" in repr(task)
+    assert any(frame.f_code.co_name == "named_work" for frame in task.get_stack())
+    release.set()
+    await task

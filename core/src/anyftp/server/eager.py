@@ -43,10 +43,11 @@ class _Resumed(Coroutine[Any, Any, T]):
     ``send`` gives back what the eager step yielded (or its outcome).
     """
 
-    __slots__ = ("_failure", "_inner", "_outcome", "_started", "_yielded")
-
     def __init__(self, inner: Coroutine[Any, Any, T]) -> None:
         self._inner = inner
+        # Named as the wrapped coroutine (asyncio shows a task's coroutine by name).
+        self.__name__ = getattr(inner, "__name__", type(inner).__name__)
+        self.__qualname__ = getattr(inner, "__qualname__", self.__name__)
         self._started = False  # the task's first step has come
         self._yielded: Any = None
         self._outcome: Any = None  # (result,) once the eager step returned
@@ -96,6 +97,19 @@ class _Resumed(Coroutine[Any, Any, T]):
 
     def close(self) -> None:
         self._inner.close()
+
+    # What asyncio's task repr and get_stack() read, from the wrapped coroutine.
+    @property
+    def cr_frame(self) -> Any:
+        return getattr(self._inner, "cr_frame", None)
+
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self._inner, "cr_code", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self._inner, "cr_running", False))
 
     def __await__(self) -> Generator[Any, None, T]:
         raise TypeError("a _Resumed coroutine is driven by its task only")
