@@ -188,8 +188,6 @@ class DataChannel(asyncio.BufferedProtocol):
         self._early_filled = 0
 
     def _resume_reading(self) -> None:
-        if self._early_filled:
-            self._take_early()
         transport = self.transport
         if self._reading_paused and transport is not None and not transport.is_closing():
             transport.resume_reading()
@@ -225,9 +223,11 @@ class DataChannel(asyncio.BufferedProtocol):
 
         The view stays valid until the next call.
         """
-        if self._early_filled:
-            self._take_early()
-        while self._filled == 0:
+        while True:
+            if self._early_filled:
+                self._take_early()  # first: it came before anything read since
+            if self._filled:
+                break
             if self._eof:
                 return memoryview(b"")
             if self._lost:
