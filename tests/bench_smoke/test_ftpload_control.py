@@ -45,6 +45,16 @@ async def scripted() -> AsyncIterator[Scripted]:
         await server.wait_closed()
 
 
+def sends(data: bytes) -> Script:
+    """A script that sends *data*, then closes the connection."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    return script
+
+
 async def test_replies_split_across_packets_and_multi_line_replies(scripted: Scripted) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         for piece in (b"22", b"0 hel", b"lo\r", b"\n"):
@@ -67,22 +77,14 @@ async def test_replies_split_across_packets_and_multi_line_replies(scripted: Scr
 
 
 async def test_an_unexpected_code_is_an_ftp_error(scripted: Scripted) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"421 go away\r\n")
-        await writer.drain()
-
-    port = await scripted(script)
+    port = await scripted(sends(b"421 go away\r\n"))
     async with asyncio.timeout(TIMEOUT):
         with pytest.raises(FtpError, match="421 go away"):
             await FtpSession.connect("127.0.0.1", port)
 
 
 async def test_end_of_stream_gives_the_rest_then_nothing(scripted: Scripted) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 hi\r\npartial")
-        await writer.drain()
-
-    port = await scripted(script)
+    port = await scripted(sends(b"220 hi\r\npartial"))
     async with asyncio.timeout(TIMEOUT):
         control = Control.connect("127.0.0.1", port)
         try:
@@ -96,11 +98,7 @@ async def test_end_of_stream_gives_the_rest_then_nothing(scripted: Scripted) -> 
 
 
 async def test_a_closed_connection_mid_reply_is_a_connection_error(scripted: Scripted) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220-first line of two\r\n")
-        await writer.drain()
-
-    port = await scripted(script)
+    port = await scripted(sends(b"220-first line of two\r\n"))
     async with asyncio.timeout(TIMEOUT):
         with pytest.raises(ConnectionError):
             await FtpSession.connect("127.0.0.1", port)

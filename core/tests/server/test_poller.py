@@ -129,6 +129,27 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
+async def connected_pair(
+    how: str,
+    tcp: Callable[..., Any],
+    sockets: Callable[[], tuple[socket.socket, socket.socket]],
+    **options: Any,
+) -> tuple[socket.socket, socket.socket]:
+    """A connected pair for a hang-up test: TCP over loopback or a Unix socket pair."""
+    if how == "tcp reset":
+        pair: tuple[socket.socket, socket.socket] = await tcp(**options)
+        return pair
+    return sockets()
+
+
+def hang_up(peer: socket.socket, how: str) -> None:
+    """The peer goes: a TCP reset, or a plain close of a Unix socket."""
+    if how == "tcp reset":
+        reset(peer)
+    else:
+        peer.close()
+
+
 async def turns(count: int = 5) -> None:
     """Let the loop run *count* times round (and the poller dispatch, if anything is
     ready), then a little more time for good measure."""
@@ -275,19 +296,13 @@ async def test_hang_up_wakes_a_write_only_registration(
     sockets: Callable[[], tuple[socket.socket, socket.socket]],
     how: str,
 ) -> None:
-    if how == "tcp reset":
-        mine, peer = await tcp(small_buffers=True)
-    else:
-        mine, peer = sockets()
+    mine, peer = await connected_pair(how, tcp, sockets, small_buffers=True)
     fill(mine)  # not writable: only the hang-up can wake the writer
     calls = Calls()
     poller.add_writer(mine.fileno(), calls.make("writer"))
     await turns()
     assert calls.seen == []
-    if how == "tcp reset":
-        reset(peer)
-    else:
-        peer.close()
+    hang_up(peer, how)
     await calls.until(lambda: calls.count("writer") >= 1)
     with pytest.raises(OSError):  # what the writer finds: the connection is gone
         mine.send(b"more")
@@ -314,18 +329,12 @@ async def test_hang_up_wakes_a_read_only_registration(
     sockets: Callable[[], tuple[socket.socket, socket.socket]],
     how: str,
 ) -> None:
-    if how == "tcp reset":
-        mine, peer = await tcp()
-    else:
-        mine, peer = sockets()
+    mine, peer = await connected_pair(how, tcp, sockets)
     calls = Calls()
     poller.add_reader(mine.fileno(), calls.make("reader"))
     await turns()
     assert calls.seen == []
-    if how == "tcp reset":
-        reset(peer)
-    else:
-        peer.close()
+    hang_up(peer, how)
     await calls.until(lambda: calls.count("reader") >= 1)
     poller.remove_reader(mine.fileno())
     if how == "tcp reset":
