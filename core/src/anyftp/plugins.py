@@ -482,10 +482,9 @@ class PluginHost:
         exactly (they found nothing, or only their anonymous account, kept as the
         fallback). The caller then answers 331.
         """
-        if self._pending:  # (a weak mapping: each look-up makes a weak reference)
-            self._pending.pop(session, None)
         if not self._auth:
-            return False
+            return False  # nothing is ever pending then (and no weak look-up is made)
+        self._pending.pop(session, None)
         known = found is not None and getattr(state, "name", "") != "ERROR"
         if known and found is not None and found.login is not None:
             return False
@@ -495,7 +494,7 @@ class PluginHost:
 
     def login_pending(self, session: Session) -> bool:
         """Whether *session* sent a ``USER`` that the plugin sources decide."""
-        return bool(self._pending) and session in self._pending
+        return bool(self._auth) and session in self._pending
 
     def pending_login_name(self, session: Session) -> str:
         pending = self._pending.get(session)

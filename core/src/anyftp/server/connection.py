@@ -42,6 +42,9 @@ _MISSING = object()
 class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
     """State of one control connection: names mapped to futures (see module docstring).
 
+    (The hot paths reach the futures through ``dict``'s own methods: a ``super()`` call
+    makes an object per call, and a session sets and reads these on every login.)
+
     ``connection["x"]`` / ``connection.future.x`` is the future; ``connection.x`` its
     result (AttributeError while unset); ``connection.x = v`` sets it (replacing a done
     future); ``del connection.x`` forgets it.
@@ -64,6 +67,15 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
             factory = self._new_future
         super().__init__(factory)
         object.__setattr__(self, "_values", values)
+
+    @classmethod
+    def of_session(cls, values: dict[str, Any], loop: asyncio.AbstractEventLoop) -> Connection:
+        """A mapping that takes *values* as they are (no copy, no keyword call), with
+        futures made on *loop*: the server's constructor, once per connection."""
+        self = cls.__new__(cls)
+        collections.defaultdict.__init__(self, loop.create_future)
+        object.__setattr__(self, "_values", values)
+        return self
 
     @property
     def future(self) -> _FutureView:
@@ -109,7 +121,7 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
             super().__delitem__(name)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._values or super().__contains__(name)
+        return name in self._values or dict.__contains__(self, name)
 
     def get(self, name: str, default: Any = None) -> Any:
         if name in self._values:
@@ -124,7 +136,7 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
     def forget(self, name: str) -> None:
         """Remove *name* if set (``pop(name, None)`` without making a future to return)."""
         if self._values.pop(name, _MISSING) is _MISSING:
-            super().pop(name, None)
+            dict.pop(self, name, None)
 
     def setdefault(self, name: str, default: Any = None) -> Any:
         if name in self._values:
@@ -186,20 +198,19 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
         values = self._values
         if name in values:
             return values[name]
-        if super().__contains__(name):
-            future = super().__getitem__(name)
-            if future.done():
-                return future.result()
+        future = dict.get(self, name)
+        if future is not None and future.done():
+            return future.result()
         raise AttributeError(f"{name!r} is not set on this connection")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in Connection.__slots__:
             object.__setattr__(self, name, value)
             return
-        future = super().get(name)
+        future = dict.get(self, name)
         if future is None or future.done():
             if future is not None:
-                super().__delitem__(name)
+                dict.__delitem__(self, name)
             self._values[name] = value
         else:
             future.set_result(value)  # someone waits for it
@@ -212,7 +223,7 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
         values = self._values
         if name in values:
             return values[name]
-        future = super().get(name)
+        future = dict.get(self, name)
         if future is None or not future.done() or future.cancelled():
             return default
         return future.result()
@@ -220,7 +231,7 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
     def is_set(self, name: str) -> bool:
         if name in self._values:
             return True
-        future = super().get(name)
+        future = dict.get(self, name)
         return future is not None and future.done() and not future.cancelled()
 
     def __repr__(self) -> str:

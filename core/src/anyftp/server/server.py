@@ -10,7 +10,6 @@ and command plugins. Each connection is served by a :class:`~.session.Session`.
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
 import keyword
 import logging
@@ -220,8 +219,9 @@ class Server:
         self._shutdown_deadline: float | None = None
         self._idle_sweep: asyncio.TimerHandle | None = None
         self._shutdown_timer: asyncio.TimerHandle | None = None
-        self._per_address: collections.Counter[str] = collections.Counter()
-        self._per_user: collections.Counter[int] = collections.Counter()
+        # Plain dicts: a Counter's missing key goes through a Python __missing__.
+        self._per_address: dict[str, int] = {}
+        self._per_user: dict[int, int] = {}
         self._user_throttles: dict[int, StreamThrottle] = {}
         self._closed: asyncio.Event | None = None
         self._state_closed = False
@@ -329,33 +329,39 @@ class Server:
             return "too many connections, try again later"
         address = session.client_host
         limit = self.maximum_connections_per_address
-        if limit is not None and self._per_address[address] >= limit:
+        count = self._per_address.get(address, 0)
+        if limit is not None and count >= limit:
             return f"too many connections from {address}"
         self.sessions.add(session)
-        self._per_address[address] += 1
+        self._per_address[address] = count + 1
         return None
 
     def session_ended(self, session: Session) -> None:
         if session in self.sessions:
             self.sessions.discard(session)
             address = session.client_host
-            self._per_address[address] -= 1
-            if self._per_address[address] <= 0:
-                del self._per_address[address]
+            count = self._per_address.get(address, 0) - 1
+            if count > 0:
+                self._per_address[address] = count
+            else:
+                self._per_address.pop(address, None)
 
     def user_joined(self, user: User) -> bool:
         limit = user.maximum_connections
         key = id(user)
-        if limit is not None and self._per_user[key] >= limit:
+        count = self._per_user.get(key, 0)
+        if limit is not None and count >= limit:
             return False
-        self._per_user[key] += 1
+        self._per_user[key] = count + 1
         return True
 
     def user_left(self, user: User) -> None:
         key = id(user)
-        self._per_user[key] -= 1
-        if self._per_user[key] <= 0:
-            del self._per_user[key]
+        count = self._per_user.get(key, 0) - 1
+        if count > 0:
+            self._per_user[key] = count
+        else:
+            self._per_user.pop(key, None)
 
     def user_throttle(self, user: User) -> StreamThrottle:
         """The throttle shared by all sessions of *user*."""

@@ -21,7 +21,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from pathlib import PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -139,6 +139,52 @@ class CloseSession(Exception):
 class Session:
     """State and command loop of one control connection."""
 
+    # Slots: a session has more attributes than a shared-key instance dict holds (30 in
+    # CPython 3.11), and it is made per connection and read on every command. The
+    # __dict__ slot keeps the session open to attributes of plugins and subclasses.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_base_path",
+        "_data",
+        "_debug",
+        "_idle_deadline",
+        "_idle_expired",
+        "_info",
+        "_path_io",
+        "_task",
+        "_user_counted",
+        "_waiting",
+        "active",
+        "active_info",
+        "active_name",
+        "client_host",
+        "client_port",
+        "closing",
+        "connection",
+        "encoding",
+        "epsv_all",
+        "framing",
+        "lines",
+        "local_host",
+        "local_port",
+        "login_failures",
+        "loop",
+        "mlst_facts",
+        "pbsz",
+        "pending_user",
+        "prot",
+        "reader",
+        "restart_offset",
+        "sent_abort_reply",
+        "server",
+        "started",
+        "throttles",
+        "tls_control",
+        "transfer_type",
+        "writer",
+    )
+
     def __init__(self, server: Server, reader: ControlStream, writer: ControlStream) -> None:
         self.server = server
         self.reader = reader
@@ -160,14 +206,14 @@ class Session:
         self.epsv_all = False
         self.transfer_type = "I"
         self.restart_offset = 0
-        self.mlst_facts = list(server.mlst_facts)
+        self.mlst_facts: Sequence[str] = server.mlst_facts  # OPTS MLST replaces it
         self.login_failures = 0
         self.pending_user: User | None = None
         self.active: asyncio.Task[None] | None = None
         self.active_name = ""
         self.active_info: dict[str, Any] = {}
         self.sent_abort_reply = False
-        self.data = DataConnector(self)
+        self._data: DataConnector | None = None  # made by the first command that needs it
         # Shared throttles always (their limits may change while serving); one for this
         # connection only when the template has a limit (a clone per session otherwise).
         self.throttles: dict[str, StreamThrottle] = {"server": server.throttle}
@@ -186,30 +232,42 @@ class Session:
         self._user_counted: User | None = None
         self._path_io: AbstractPathIO | None = None
         self._base_path: PurePath | None = None
-        self.connection = Connection(
-            client_host=self.client_host,
-            client_port=self.client_port,
-            server_host=self.local_host,
-            server_port=server.server_port,
-            command_connection=StreamIO(
-                reader,  # type: ignore[arg-type]
-                writer,  # type: ignore[arg-type]
-                read_timeout=server.idle_timeout,
-                write_timeout=server.socket_timeout,
-            ),
-            socket_timeout=server.socket_timeout,
-            path_timeout=server.path_timeout,
-            idle_timeout=server.idle_timeout,
-            wait_future_timeout=server.wait_future_timeout,
-            block_size=server.block_size,
-            path_io_factory=server.path_io_factory,
-            loop=self.loop,
-            response=self.response,
-            extra_workers=set(),
-            restart_offset=0,
-            transfer_type="I",
-            session=self,
+        self.connection = Connection.of_session(
+            {
+                "client_host": self.client_host,
+                "client_port": self.client_port,
+                "server_host": self.local_host,
+                "server_port": server.server_port,
+                "command_connection": StreamIO(
+                    reader,  # type: ignore[arg-type]
+                    writer,  # type: ignore[arg-type]
+                    read_timeout=server.idle_timeout,
+                    write_timeout=server.socket_timeout,
+                ),
+                "socket_timeout": server.socket_timeout,
+                "path_timeout": server.path_timeout,
+                "idle_timeout": server.idle_timeout,
+                "wait_future_timeout": server.wait_future_timeout,
+                "block_size": server.block_size,
+                "path_io_factory": server.path_io_factory,
+                "loop": self.loop,
+                "response": self.response,
+                "extra_workers": set(),
+                "restart_offset": 0,
+                "transfer_type": "I",
+                "session": self,
+            },
+            self.loop,
         )
+
+    @property
+    def data(self) -> DataConnector:
+        """The data-connection state (made when a command first needs it: most sessions
+        of a busy server log in, look around and leave)."""
+        data = self._data
+        if data is None:
+            data = self._data = DataConnector(self)
+        return data
 
     # --- state shared with aioftp-style methods through ``connection`` --------------------
 
@@ -681,7 +739,8 @@ class Session:
         prompt = not self.tls_control and not writer.is_closing() and not writer.buffered
         if prompt:
             writer.close()
-        self.data.reset()
+        if self._data is not None:
+            self._data.reset()
         user = self.user if self.logged else None
         login = "-" if user is None else (user.login or "anonymous")
         try:
@@ -714,7 +773,8 @@ class Session:
         (the session in its own ``connection``, its data connector, its task): reference
         counting then frees them at once instead of the cycle collector, later."""
         self.connection.clear()
-        self.data.session = None  # type: ignore[assignment]
+        if self._data is not None:
+            self._data.session = None  # type: ignore[assignment]
         self._task = None
         self.active = None
 
