@@ -197,8 +197,9 @@ class ControlStream(asyncio.Protocol):
 
     def pop_line(self) -> bytes:
         """The next line of :attr:`lines` (there must be one)."""
-        line = self.lines.popleft()
-        if len(self.lines) < LINES_LOW:
+        lines = self.lines
+        line = lines.popleft()
+        if self._reading_paused and len(lines) < LINES_LOW:
             self._resume_reading()
         return line
 
@@ -212,7 +213,8 @@ class ControlStream(asyncio.Protocol):
             raise self._exception
         if self._eof:
             return None
-        self._resume_reading()
+        if self._reading_paused:
+            self._resume_reading()
         assert self._loop is not None
         waiter = self._waiter = self._loop.create_future()
         return waiter
@@ -422,6 +424,9 @@ class ControlStream(asyncio.Protocol):
             self._upgrading = False
 
 
+_NO_EXTRAS: dict[str, Any] = {}
+
+
 class RawTransport(asyncio.Transport):
     """A TCP socket driven by the selector loop's reader and writer callbacks.
 
@@ -451,7 +456,9 @@ class RawTransport(asyncio.Transport):
         *,
         control: bool = True,
     ) -> None:
-        super().__init__()
+        # (BaseTransport.__init__ would give each transport an empty dict of extras that
+        # nothing reads: get_extra_info below answers from the socket.)
+        self._extra = _NO_EXTRAS
         self._loop = loop
         self._poller = poller
         if poller is not None:

@@ -46,6 +46,8 @@ __all__ = ("Session", "CommandError", "CloseSession", "within")
 
 T = TypeVar("T")
 
+#: A value not set on the connection.
+_UNSET: Any = object()
 #: The user managers' default logout notice, which does nothing: not worth a coroutine.
 _IGNORED_LOGOUT = AbstractUserManager.notify_logout
 
@@ -224,7 +226,7 @@ class Session:
         # Read once: a logging level changed later applies to the sessions after.
         self._debug = logger.isEnabledFor(logging.DEBUG)
         self._info = logger.isEnabledFor(logging.INFO)
-        # The idle timeout (see _next_line): a deadline the server's sweep looks at.
+        # The idle timeout (see run): a deadline the server's sweep looks at.
         self._task: asyncio.Task[Any] | None = None
         self._waiting = False
         self._idle_deadline: float | None = None
@@ -273,15 +275,21 @@ class Session:
 
     @property
     def logged(self) -> bool:
-        values = self.connection._values  # the common case, without a call
-        if "logged" in values:
-            return bool(values["logged"])
-        return bool(self.connection.value("logged", False))
+        connection = self.connection
+        value = connection._values.get("logged", _UNSET)  # the common case, without a call
+        if value is _UNSET:
+            if not dict.__len__(connection):
+                return False  # no futures either (a session that has not logged in)
+            value = connection.value("logged", False)
+        return bool(value)
 
     @property
     def user(self) -> User | None:
-        user: User | None = self.connection.value("user")
-        return user
+        connection = self.connection
+        user: Any = connection._values.get("user", _UNSET)
+        if user is _UNSET:
+            user = connection.value("user") if dict.__len__(connection) else None
+        return user  # type: ignore[no-any-return]
 
     @property
     def cwd(self) -> PurePosixPath:
@@ -442,18 +450,18 @@ class Session:
         if not self.server.user_joined(user):
             await self.reply("421", f"too many connections for {user.login or 'anonymous'}")
             raise CloseSession
-        self.connection.user = user
+        connection = self.connection
+        if connection._values.get("user") is not user:
+            connection.user = user  # the storage may look at it (USER set it already)
         try:
-            self._base_path, self._path_io = self.server.make_path_io(user, self.connection)
+            self._base_path, self._path_io = self.server.make_path_io(user, connection)
         except BaseException:
             self.server.user_left(user)
-            self.connection.pop("user", None)
+            connection.forget("user")
             raise
-        self.connection.path_io = self._path_io
         self._user_counted = user
-        self.connection.logged = True
+        connection.set_values(path_io=self._path_io, logged=True, current_directory=user.home_path)
         self.pending_user = None
-        self.cwd = user.home_path
         self.throttles["user"] = self.server.user_throttle(user)
         if (
             user.read_speed_limit_per_connection is not None
@@ -489,11 +497,38 @@ class Session:
             if self.server.plugin_host.listening:
                 plugins.session_opened(self)
             await self.reply("220", self.server.welcome_message)
+            # The wait for the next line is written out here, not in a coroutine of its
+            # own: one coroutine less per command.
+            #
+            # The idle time runs until a whole command line has arrived, not per read, so
+            # a client dribbling a byte now and then can not hold the session open. It
+            # does not run while a transfer does. No timer per session or command: the
+            # session sets a deadline and the server's one periodic sweep
+            # (Server.sweep_idle_sessions) cancels the waiting read of a session past
+            # it, which becomes TimeoutError here.
+            stream = self.reader
+            lines = self.lines
             while not self.closing:
-                line = await self._next_line()
-                if line is None:
-                    break
-                await self._handle(line)
+                if not lines:
+                    self._idle_deadline = None
+                    active = self.active
+                    if active is None or active.done():  # no transfer runs: idle time does
+                        self._start_idle_time()
+                    self._waiting = True
+                    try:
+                        while not lines:
+                            waiter = stream.line_waiter()
+                            if waiter is None:
+                                break  # the input ended
+                            await waiter
+                    except asyncio.CancelledError:
+                        self._raise_if_idle()
+                        raise
+                    finally:
+                        self._waiting = False
+                    if not lines:
+                        break
+                await self._handle(stream.pop_line())
         except CloseSession:
             pass
         except TimeoutError:
@@ -523,34 +558,13 @@ class Session:
         except Exception:
             pass
 
-    async def _next_line(self) -> bytes | None:
-        # The idle time runs until a whole command line has arrived, not per read, so a
-        # client dribbling a byte now and then can not hold the session open. It does not
-        # run while a transfer does. No timer per session or command: the session sets a
-        # deadline and the server's one periodic sweep (Server.sweep_idle_sessions)
-        # cancels the waiting read of a session past it, which becomes TimeoutError here.
-        stream = self.reader
-        if not self.lines:
-            self._idle_deadline = None
-            if not self.transfer_running:
-                self._start_idle_time()
-            self._waiting = True
-            try:
-                while not self.lines:
-                    waiter = stream.line_waiter()
-                    if waiter is None:
-                        return None
-                    await waiter
-            except asyncio.CancelledError:
-                task = self._task
-                if self._idle_expired and task is not None:
-                    self._idle_expired = False
-                    if task.uncancel() == 0:
-                        raise TimeoutError("idle timeout") from None
-                raise
-            finally:
-                self._waiting = False
-        return stream.pop_line()
+    def _raise_if_idle(self) -> None:
+        """In the wait for a command, cancelled: TimeoutError if the idle sweep did it."""
+        task = self._task
+        if self._idle_expired and task is not None:
+            self._idle_expired = False
+            if task.uncancel() == 0:
+                raise TimeoutError("idle timeout") from None
 
     def check_idle(self, now: float) -> None:
         """End the wait for a command if the idle deadline passed (the server's sweep)."""
