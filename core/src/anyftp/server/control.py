@@ -83,7 +83,8 @@ class ControlStream(asyncio.Protocol):
         self.writing_paused = False
         # Every drain() waiting for the transport to resume writing (replies of the
         # command loop and of a transfer can wait at the same time).
-        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # (made by the first drain() that waits: most control connections never do)
+        self._drain_waiters: collections.deque[asyncio.Future[None]] | None = None
         #: Whether the connection is gone (writes are dropped, drain() raises).
         self.lost = False
         self._closed: asyncio.Future[None] | None = None
@@ -136,7 +137,7 @@ class ControlStream(asyncio.Protocol):
 
     def _wake_drains(self) -> None:
         waiters = self._drain_waiters
-        while waiters:
+        while waiters:  # (None: nobody ever waited)
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
@@ -337,13 +338,16 @@ class ControlStream(asyncio.Protocol):
             return
         assert self._loop is not None
         waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
+        waiters = self._drain_waiters
+        if waiters is None:
+            waiters = self._drain_waiters = collections.deque()
+        waiters.append(waiter)
         try:
             await waiter
         finally:
             if not waiter.done():  # cancelled: no longer waiting
                 try:
-                    self._drain_waiters.remove(waiter)
+                    waiters.remove(waiter)
                 except ValueError:
                     pass
         if self.lost:
@@ -477,11 +481,12 @@ class RawTransport(asyncio.Transport):
         self._high = WRITE_HIGH
         self._low = WRITE_LOW
         self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
-        # The selector loop's own reader calls, as its transports use them: the public
-        # ones first look for an asyncio transport on the descriptor (a failed lookup,
-        # an exception, per call).
-        self._loop_add_reader = getattr(loop, "_add_reader", loop.add_reader)
-        self._loop_remove_reader = getattr(loop, "_remove_reader", loop.remove_reader)
+        if poller is None:
+            # The selector loop's own reader calls, as its transports use them: the
+            # public ones first look for an asyncio transport on the descriptor (a failed
+            # lookup, an exception, per call).
+            self._loop_add_reader = getattr(loop, "_add_reader", loop.add_reader)
+            self._loop_remove_reader = getattr(loop, "_remove_reader", loop.remove_reader)
         self._peer: Any = peername  # from accept(), or asked of the socket when needed
         self._local: Any = sockname
         if control:
