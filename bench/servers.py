@@ -87,6 +87,8 @@ class ServerProcess:
     cpus: set[int] = field(default_factory=set)
     extra_arguments: tuple[str, ...] = ()
     start_timeout: float = 30.0
+    #: Words put before the interpreter (a tool that runs the server, e.g. valgrind).
+    prefix: tuple[str, ...] = ()
     port: int = 0
     facts: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
@@ -111,6 +113,7 @@ class ServerProcess:
 
     def start(self) -> None:
         command = [
+            *self.prefix,
             sys.executable,
             str(LAUNCHERS / self.kind.launcher),
             "--root",
