@@ -129,17 +129,25 @@ def main(argv: list[str] | None = None) -> int:
         "--phases", default="connect,login,command", help="from: connect, login, command"
     )
     args = parser.parse_args(argv)
-    if shutil.which("valgrind") is None:
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
-        return 2
-    few, many = (int(n) for n in args.rounds.split(","))
+    try:
+        few, many = (int(n) for n in args.rounds.split(","))
+    except ValueError:
+        few = many = 0
     if not 0 < few < many:
-        parser.error("--rounds needs two counts, the first smaller")
+        parser.error("--rounds needs two counts, the first smaller, e.g. 2,6")
+    unknown = [name for name in args.servers.split(",") if name not in KINDS]
+    if unknown:
+        parser.error(f"unknown servers {unknown}; from: {', '.join(KINDS)}")
     kinds = [KINDS[name] for name in args.servers.split(",")]
     phases = args.phases.split(",")
     for phase in phases:
         if phase not in PHASES and phase not in DIFFERENCES:
             parser.error(f"unknown phase {phase!r}")
+    if args.clients < 1:
+        parser.error("--clients must be at least 1")
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="anyftp-instructions-") as scratch:
         work = Path(scratch)

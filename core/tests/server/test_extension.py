@@ -29,6 +29,13 @@ class MyServer(anyftp.Server):
     async def oldstyle(self, connection: Any, rest: str) -> Any:
         return True, "200", "old style"
 
+    async def tally(self, connection: Any, rest: str) -> bool:
+        # State of its own on the session (Session has __slots__, and a __dict__ for this).
+        session = connection.session
+        session.tally = getattr(session, "tally", 0) + int(rest or "1")
+        connection.response("200", f"tally {session.tally}")
+        return True
+
     @anyftp.ConnectionConditions(anyftp.ConnectionConditions.login_required)
     async def whoami(self, connection: Any, rest: str) -> bool:
         await self.write_response(
@@ -105,6 +112,15 @@ def test_subclass_methods_add_and_override_commands(
     assert "COLL" in ftp.sendcmd("HELP")
     assert ftp.sendcmd("PWD").startswith("257")  # built-in commands still work
     ftp.quit()
+
+
+def test_a_command_method_keeps_state_of_its_own_on_the_session(my_server: ServerThread) -> None:
+    first, second = connect(my_server), connect(my_server)
+    assert first.sendcmd("TALLY 2") == "200 tally 2"
+    assert first.sendcmd("TALLY 3") == "200 tally 5"
+    assert second.sendcmd("TALLY") == "200 tally 1"  # per session
+    first.quit()
+    second.quit()
 
 
 def test_subclass_data_command_with_worker(my_server: ServerThread) -> None:
