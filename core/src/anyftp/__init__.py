@@ -95,21 +95,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "AIOFTPException",
-    "AnyFTPError",
-    "BackendError",
-    "BackendNotFound",
-    "InvalidBackend",
-    "NoAvailablePort",
-    "PathIOError",
-    "PathIsNotAbsolute",
-    "PathOutsideRootError",
-    "StatusCodeError",
-    "AbstractPathIO",
-    "Capabilities",
-    "PathStat",
-    "Code",
-    "__version__",
-    *_LAZY,
-    *_BACKEND_NAMES,
+    "AIOFTPException", "AnyFTPError", "BackendError", "BackendNotFound", "InvalidBackend",
+    "NoAvailablePort", "PathIOError", "PathIsNotAbsolute", "PathOutsideRootError",
+    "StatusCodeError", "AbstractPathIO", "Capabilities", "PathStat", "Code",
+    "__version__", *_LAZY, *_BACKEND_NAMES,
 ]

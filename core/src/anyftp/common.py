@@ -17,21 +17,9 @@ from typing import Any, TypeVar
 from .protocol.replies import Code
 
 __all__ = (
-    "DEFAULT_PORT",
-    "DEFAULT_USER",
-    "DEFAULT_PASSWORD",
-    "DEFAULT_ACCOUNT",
-    "DEFAULT_BLOCK_SIZE",
-    "END_OF_LINE",
-    "Code",
-    "Throttle",
-    "StreamThrottle",
-    "StreamIO",
-    "ThrottleStreamIO",
-    "with_timeout",
-    "wrap_with_container",
-    "wrap_into_codes",
-    "AsyncStreamIterator",
+    "DEFAULT_PORT", "DEFAULT_USER", "DEFAULT_PASSWORD", "DEFAULT_ACCOUNT", "DEFAULT_BLOCK_SIZE",
+    "END_OF_LINE", "Code", "Throttle", "StreamThrottle", "StreamIO", "ThrottleStreamIO",
+    "with_timeout", "wrap_with_container", "wrap_into_codes", "AsyncStreamIterator",
     "async_enterable",
 )
 
@@ -56,7 +44,8 @@ def wrap_into_codes(o: Any) -> tuple[Code, ...]:
     return tuple(Code(c) for c in wrap_with_container(o))
 
 
-def with_timeout(func: Callable[..., Awaitable[T]] | None = None, *, name: str = "timeout") -> Any:
+def with_timeout(func: Callable[..., Awaitable[T]] | None = None, *,
+                 name: str = "timeout") -> Any:
     """Decorator: bound a coroutine method by ``self.<name>`` (or a ``timeout=`` kwarg)."""
 
     def decorator(f: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -136,9 +125,8 @@ class Throttle:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def append(
-        self, data: bytes | bytearray | memoryview | int, start: float | None = None
-    ) -> None:
+    def append(self, data: bytes | bytearray | memoryview | int, start: float | None = None
+               ) -> None:
         """Account for *data* (bytes or a byte count) just transferred."""
         if self._limit is None:
             return
@@ -163,24 +151,18 @@ class StreamThrottle(collections.namedtuple("StreamThrottle", "read write")):
         return StreamThrottle(read=self.read.clone(), write=self.write.clone())
 
     @classmethod
-    def from_limits(
-        cls, read_speed_limit: int | None = None, write_speed_limit: int | None = None
-    ) -> StreamThrottle:
-        return cls(read=Throttle(limit=read_speed_limit), write=Throttle(limit=write_speed_limit))
+    def from_limits(cls, read_speed_limit: int | None = None,
+                    write_speed_limit: int | None = None) -> StreamThrottle:
+        return cls(read=Throttle(limit=read_speed_limit),
+                   write=Throttle(limit=write_speed_limit))
 
 
 class StreamIO:
     """A reader/writer pair whose every wait is bounded by ``timeout``."""
 
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        *,
-        timeout: float | None = None,
-        read_timeout: float | None = None,
-        write_timeout: float | None = None,
-    ) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 timeout: float | None = None, read_timeout: float | None = None,
+                 write_timeout: float | None = None) -> None:
         self.reader = reader
         self.writer = writer
         self.read_timeout = read_timeout or timeout
@@ -214,16 +196,14 @@ class ThrottleStreamIO(StreamIO):
     the same StreamThrottle shared by many streams limits their sum.
     """
 
-    def __init__(
-        self, *args: Any, throttles: Mapping[str, StreamThrottle] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, throttles: Mapping[str, StreamThrottle] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.throttles: dict[str, StreamThrottle] = dict(throttles or {})
 
     def _limited(self, direction: str) -> list[Throttle]:
-        return [
-            t for st in self.throttles.values() if (t := getattr(st, direction)).limit is not None
-        ]
+        return [t for st in self.throttles.values()
+                if (t := getattr(st, direction)).limit is not None]
 
     async def wait(self, direction: str) -> None:
         for throttle in self._limited(direction):

@@ -223,3 +223,4 @@ def exc_info_of(exc: BaseException) -> OptExcInfo:
     if exc.__traceback__ is None:
         return (None, None, None)
     return (type(exc), exc, exc.__traceback__)
+

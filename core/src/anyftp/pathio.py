@@ -116,33 +116,23 @@ class PathStat:
     st_gid: int = 0
 
     @classmethod
-    def for_file(
-        cls, size: int, mtime: float, ctime: float | None = None, mode: int = 0o644
-    ) -> PathStat:
-        return cls(size, mtime, mtime if ctime is None else ctime, 1, stat_module.S_IFREG | mode)
+    def for_file(cls, size: int, mtime: float, ctime: float | None = None,
+                 mode: int = 0o644) -> PathStat:
+        return cls(size, mtime, mtime if ctime is None else ctime, 1,
+                   stat_module.S_IFREG | mode)
 
     @classmethod
-    def for_dir(
-        cls, mtime: float, ctime: float | None = None, mode: int = 0o755, nlink: int = 2
-    ) -> PathStat:
-        return cls(0, mtime, mtime if ctime is None else ctime, nlink, stat_module.S_IFDIR | mode)
+    def for_dir(cls, mtime: float, ctime: float | None = None, mode: int = 0o755,
+                nlink: int = 2) -> PathStat:
+        return cls(0, mtime, mtime if ctime is None else ctime, nlink,
+                   stat_module.S_IFDIR | mode)
 
 
 # Methods whose exceptions are normalised to PathIOError and whose duration is bounded by
 # ``timeout``. The number is how many leading arguments are paths to contain in ``root``.
 _WRAPPED_PATH_METHODS: dict[str, int] = {
-    "exists": 1,
-    "is_dir": 1,
-    "is_file": 1,
-    "mkdir": 1,
-    "rmdir": 1,
-    "unlink": 1,
-    "stat": 1,
-    "list_with_stats": 1,
-    "rename": 2,
-    "set_mtime": 1,
-    "chmod": 1,
-    "_open": 1,
+    "exists": 1, "is_dir": 1, "is_file": 1, "mkdir": 1, "rmdir": 1, "unlink": 1,
+    "stat": 1, "list_with_stats": 1, "rename": 2, "set_mtime": 1, "chmod": 1, "_open": 1,
     "list_names_with_stats": 1,
 }
 _WRAPPED_FILE_METHODS = ("read", "write", "seek", "close", "abort")
@@ -157,9 +147,8 @@ def _path_parameters(method: Callable[..., Any], n_paths: int) -> tuple[str, ...
     return tuple(parameters[:n_paths])
 
 
-def _normalise(
-    name: str, method: Callable[..., Awaitable[Any]], n_paths: int
-) -> Callable[..., Awaitable[Any]]:
+def _normalise(name: str, method: Callable[..., Awaitable[Any]], n_paths: int
+               ) -> Callable[..., Awaitable[Any]]:
     names = _path_parameters(method, n_paths)
 
     @functools.wraps(method)
@@ -168,7 +157,7 @@ def _normalise(
             if self.root is not None and not self.contains_paths_itself:
                 for path in args[:n_paths]:
                     self.contain(path)
-                for key in names[len(args) :]:
+                for key in names[len(args):]:
                     if key in kwargs:
                         self.contain(kwargs[key])
             if self.timeout is None:
@@ -180,17 +169,15 @@ def _normalise(
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
-            raise PathIOError.from_exception(
-                exc, f"{name} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise PathIOError.from_exception(exc, f"{name} failed: {type(exc).__name__}: {exc}"
+                                             ) from exc
 
     wrapper.__anyftp_wrapped__ = True  # type: ignore[attr-defined]
     return wrapper
 
 
-def _normalise_iterator(
-    method: Callable[..., AsyncIterator[Any]],
-) -> Callable[..., AsyncLister[Any]]:
+def _normalise_iterator(method: Callable[..., AsyncIterator[Any]]
+                        ) -> Callable[..., AsyncLister[Any]]:
     @functools.wraps(method)
     def wrapper(self: AbstractPathIO, path: PurePath) -> AsyncLister[Any]:
         async def guarded() -> AsyncIterator[Any]:
@@ -251,14 +238,8 @@ class AbstractPathIO:
     #: skips its own call to :meth:`contain`.
     contains_paths_itself: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        timeout: float | None = None,
-        connection: Any = None,
-        state: Any = None,
-        *,
-        root: PurePath | str | None = None,
-    ) -> None:
+    def __init__(self, timeout: float | None = None, connection: Any = None,
+                 state: Any = None, *, root: PurePath | str | None = None) -> None:
         self.timeout = timeout
         self.connection = connection
         self.state = state
@@ -332,7 +313,8 @@ class AbstractPathIO:
         """Whether *path* is a regular file (``False`` when it does not exist)."""
         raise NotImplementedError
 
-    async def mkdir(self, path: PurePath, *, parents: bool = False, exist_ok: bool = False) -> None:
+    async def mkdir(self, path: PurePath, *, parents: bool = False,
+                    exist_ok: bool = False) -> None:
         """Make a directory, as ``pathlib.Path.mkdir``."""
         raise NotImplementedError
 
@@ -359,9 +341,8 @@ class AbstractPathIO:
         ``FileNotFoundError``; a file raises ``NotADirectoryError``.
         """
         if type(self).list_with_stats is AbstractPathIO.list_with_stats:
-            raise NotImplementedError(
-                f"{type(self).__name__} implements neither list nor list_with_stats"
-            )
+            raise NotImplementedError(f"{type(self).__name__} implements neither list "
+                                      "nor list_with_stats")
 
         async def entries() -> AsyncIterator[PurePath]:
             for child, _ in await self.list_with_stats(path):
@@ -372,9 +353,8 @@ class AbstractPathIO:
     async def list_with_stats(self, path: PurePath) -> builtins.list[tuple[PurePath, StatLike]]:
         """Entries of directory *path* with their stats, in one backend call if it can."""
         if type(self).list is AbstractPathIO.list:
-            raise NotImplementedError(
-                f"{type(self).__name__} implements neither list nor list_with_stats"
-            )
+            raise NotImplementedError(f"{type(self).__name__} implements neither list "
+                                      "nor list_with_stats")
         result: builtins.list[tuple[PurePath, StatLike]] = []
         async for child in self.list(path):
             try:
@@ -385,7 +365,8 @@ class AbstractPathIO:
                 raise
         return result
 
-    async def list_names_with_stats(self, path: PurePath) -> builtins.list[tuple[str, StatLike]]:
+    async def list_names_with_stats(self, path: PurePath
+                                    ) -> builtins.list[tuple[str, StatLike]]:
         """Entries of directory *path* as ``(name, stat)`` pairs: what a listing needs.
 
         Optional. The default takes the names from :meth:`list_with_stats`; a backend that
@@ -497,12 +478,8 @@ class AsyncFile:
     async def __aenter__(self) -> AsyncFile:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc_type is None:
             await self.close()
         else:
@@ -534,12 +511,8 @@ class AsyncPathIOContext:
     async def __aenter__(self) -> AsyncFile:
         return await self._do_open()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.file is None:
             return
         await self.file.__aexit__(exc_type, exc, tb)
@@ -561,6 +534,7 @@ def iter_parents(path: PurePosixPath) -> Iterable[PurePosixPath]:
     """*path* and its parents, nearest first."""
     yield path
     yield from path.parents
+
 
 
 def is_inside_lexically(path: PurePath | str, root: PurePath | str) -> bool:
@@ -615,7 +589,7 @@ def inside_without_links(path: PurePath | str, root: PurePath | str) -> bool:
     prefix = base if base.endswith("/") else base + "/"
     if not text.startswith(prefix):
         return False
-    parts = text[len(prefix) :].split("/")
+    parts = text[len(prefix):].split("/")
     if "" in parts or "." in parts or ".." in parts:
         return False
     current = prefix

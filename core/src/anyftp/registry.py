@@ -106,16 +106,14 @@ class _Manager:
         key = (group, name)
         # Checked before the cache: a plugin blocked after it was loaded stays refused.
         if name in blocked_plugins():
-            raise BackendNotFound(
-                name,
-                _entry_points(group).keys() - blocked_plugins(),
-                f"unset {BLOCK_ENV} (it blocks {name!r})",
-            )
+            raise BackendNotFound(name, _entry_points(group).keys() - blocked_plugins(),
+                                  f"unset {BLOCK_ENV} (it blocks {name!r})")
         if key in self.loaded:
             return self.loaded[key]
         ep = _entry_points(group).get(name)
         if ep is None:
-            installed = available_backends() if group == BACKENDS_GROUP else available_plugins()
+            installed = (available_backends() if group == BACKENDS_GROUP
+                         else available_plugins())
             raise BackendNotFound(name, installed, INSTALL_HINTS.get(name))
         plugin = ep.load()
         if self.pm.is_registered(plugin):
@@ -161,12 +159,9 @@ def get_backend(name: str) -> type[AbstractPathIO]:
     manager.load(BACKENDS_GROUP, name)
     cls = manager.registry.get(name)
     if cls is None:
-        raise BackendNotFound(
-            name,
-            available_backends(),
-            f"the plugin behind entry point {name!r} registered no backend "
-            f"of that name (it registered {manager.registry.names()})",
-        )
+        raise BackendNotFound(name, available_backends(),
+                              f"the plugin behind entry point {name!r} registered no backend "
+                              f"of that name (it registered {manager.registry.names()})")
     return cls
 
 
@@ -175,17 +170,15 @@ def check_backend_class(obj: Any, name: str | None = None) -> type[AbstractPathI
     if isinstance(obj, type) and issubclass(obj, AbstractPathIO):
         return obj
     what = f"backend {name!r}" if name else repr(obj)
-    raise InvalidBackend(
-        f"{what} is not a subclass of anyftp.AbstractPathIO (got {type(obj).__name__}: {obj!r})"
-    )
+    raise InvalidBackend(f"{what} is not a subclass of anyftp.AbstractPathIO "
+                         f"(got {type(obj).__name__}: {obj!r})")
 
 
 PathIOFactory = Callable[..., AbstractPathIO]
 
 
-def resolve_backend(
-    factory: str | type[AbstractPathIO] | PathIOFactory,
-) -> type[AbstractPathIO] | PathIOFactory:
+def resolve_backend(factory: str | type[AbstractPathIO] | PathIOFactory
+                    ) -> type[AbstractPathIO] | PathIOFactory:
     """Turn what a user passes as ``path_io_factory`` into something callable.
 
     A string is looked up by entry-point name; a class must subclass AbstractPathIO;

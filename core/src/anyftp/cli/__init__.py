@@ -21,8 +21,7 @@ COMMAND_MODULES = ("serve", "client", "plugins")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="anyftp", description="asyncio FTP/FTPS server and client with pluggable storage"
-    )
+        prog="anyftp", description="asyncio FTP/FTPS server and client with pluggable storage")
     parser.add_argument("--version", action="version", version=f"anyftp {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:

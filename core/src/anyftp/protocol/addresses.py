@@ -9,19 +9,14 @@ import ipaddress
 import re
 
 __all__ = (
-    "format_pasv",
-    "parse_pasv",
-    "format_epsv",
-    "parse_epsv",
-    "format_port",
-    "parse_port",
-    "format_eprt",
-    "parse_eprt",
-    "is_unroutable",
+    "format_pasv", "parse_pasv", "format_epsv", "parse_epsv",
+    "format_port", "parse_port", "format_eprt", "parse_eprt", "is_unroutable",
 )
 
 # Bounded by non-digits, so "(1234,0,...)" is not read as "234,0,...".
-_PASV_RE = re.compile(r"(?<!\d)(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})(?!\d)")
+_PASV_RE = re.compile(
+    r"(?<!\d)(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})(?!\d)"
+)
 _EPSV_RE = re.compile(r"\((.)\1\1(\d+)\1\)")
 
 

@@ -11,14 +11,8 @@ import stat as stat_module
 import time
 from collections.abc import Mapping
 
-__all__ = (
-    "format_facts",
-    "parse_facts_line",
-    "format_time",
-    "parse_time",
-    "facts_for_stat",
-    "DEFAULT_FACTS",
-)
+__all__ = ("format_facts", "parse_facts_line", "format_time", "parse_time", "facts_for_stat",
+           "DEFAULT_FACTS")
 
 #: The facts the server offers in FEAT, in order; ``*`` marks those on by default.
 DEFAULT_FACTS = ("type", "size", "modify", "perm", "unix.mode", "unique")
@@ -43,9 +37,8 @@ def parse_time(value: str) -> float:
     return seconds
 
 
-def facts_for_stat(
-    stat: object, *, kind: str | None = None, perm: str | None = None
-) -> dict[str, str]:
+def facts_for_stat(stat: object, *, kind: str | None = None,
+                   perm: str | None = None) -> dict[str, str]:
     """Facts for one entry from a stat-like object (``st_mode``, ``st_size``, ...)."""
     mode = getattr(stat, "st_mode", 0)
     if kind is None:
