@@ -292,6 +292,9 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     except OSError:
         return None
     try:
+        # The first burst goes now, in the turn that started the transfer, not one turn
+        # of the loop later: with many downloads under way a turn takes a burst of each.
+        writable()
         if timeout is not None:
             timer = loop.call_at(progress + timeout, check_progress)
         await done
