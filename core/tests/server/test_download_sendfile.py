@@ -99,3 +99,41 @@ def test_a_download_the_client_stops_reading_is_cut_after_the_socket_timeout(
             assert control.reply().code == "426"  # nothing read: the sender stalls
             assert time.monotonic() - started < TIMEOUT / 2
         assert control.command("NOOP").code == "200"
+
+
+@pytest.mark.asyncio
+async def test_the_first_burst_leaves_before_the_transfer_first_waits(tmp_path: Path) -> None:
+    """The first sendfile burst goes in the turn that starts the download: with many
+    downloads under way, waiting for the loop's next turn delays it by a burst of each."""
+    import asyncio
+
+    from anyftp.server.control import RawTransport
+    from anyftp.server.datachannel import DataChannel
+    from anyftp.server.rawio import send_file_raw
+
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    theirs.setblocking(False)
+    channel = DataChannel(65536, timeout=TIMEOUT)
+    RawTransport(loop, ours, channel, control=False)
+    source = tmp_path / "file.bin"
+    source.write_bytes(os.urandom(3 * 1024 * 1024))
+    fd = os.open(source, os.O_RDONLY)
+    download = send_file_raw(channel, fd, 0)
+    try:
+        # Run the coroutine up to its first wait, as the task's first step would.
+        try:
+            download.send(None)
+        except StopIteration:
+            pytest.fail("the download ended without waiting for the socket to drain")
+        try:
+            received = theirs.recv(65536)
+        except BlockingIOError:
+            received = b""
+        assert received, "nothing was sent before the download's first wait"
+    finally:
+        download.close()
+        os.close(fd)
+        channel.transport.close()
+        theirs.close()
