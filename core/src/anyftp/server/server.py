@@ -77,6 +77,15 @@ def _cancel_once(task: asyncio.Task[Any]) -> None:
         task.cancel()
 
 
+def _count_down(counts: dict[Any, int], key: Any) -> None:
+    """One less of *key* in *counts*; the key goes at zero."""
+    count = counts.get(key, 0) - 1
+    if count > 0:
+        counts[key] = count
+    else:
+        counts.pop(key, None)
+
+
 class Server:
     """An FTP server (see the seeds' server tutorial for the basic arguments).
 
@@ -339,12 +348,7 @@ class Server:
     def session_ended(self, session: Session) -> None:
         if session in self.sessions:
             self.sessions.discard(session)
-            address = session.client_host
-            count = self._per_address.get(address, 0) - 1
-            if count > 0:
-                self._per_address[address] = count
-            else:
-                self._per_address.pop(address, None)
+            _count_down(self._per_address, session.client_host)
 
     def user_joined(self, user: User) -> bool:
         limit = user.maximum_connections
@@ -356,12 +360,7 @@ class Server:
         return True
 
     def user_left(self, user: User) -> None:
-        key = id(user)
-        count = self._per_user.get(key, 0) - 1
-        if count > 0:
-            self._per_user[key] = count
-        else:
-            self._per_user.pop(key, None)
+        _count_down(self._per_user, id(user))
 
     def user_throttle(self, user: User) -> StreamThrottle:
         """The throttle shared by all sessions of *user*."""
