@@ -131,20 +131,6 @@ async def test_forget_removes_plain_values_and_futures_alike() -> None:
     assert "a" not in connection and "b" not in connection and len(connection) == 0
 
 
-async def test_set_values_sets_plain_values_wakes_waiters_and_replaces_done_futures() -> None:
-    connection = Connection(user="old")
-    done = connection["user"]  # a done future now stands for the value
-    waiter = asyncio.ensure_future(connection.future.path_io)
-    await asyncio.sleep(0)
-    connection.set_values(user="new", path_io="storage", logged=True)
-    assert connection.user == "new" and connection.logged is True
-    assert done.result() == "old"  # the old future keeps its value
-    async with asyncio.timeout(5):
-        assert await waiter == "storage"
-    assert connection.value("path_io") == "storage"
-    assert sorted(connection) == ["logged", "path_io", "user"]
-
-
 async def test_of_session_takes_the_values_as_given_with_futures_on_that_loop() -> None:
     loop = asyncio.get_running_loop()
     connection = Connection.of_session({"client_host": "127.0.0.1", "logged": False}, loop)

@@ -215,15 +215,6 @@ class Connection(collections.defaultdict[str, "asyncio.Future[Any]"]):
         else:
             future.set_result(value)  # someone waits for it
 
-    def set_values(self, **values: Any) -> None:
-        """``connection.name = value`` for each of *values* (one call for several)."""
-        own = self._values
-        for name, value in values.items():
-            if dict.get(self, name) is None:
-                own[name] = value
-            else:  # a future: set it (or replace it when done), as an attribute set does
-                self.__setattr__(name, value)
-
     def __delattr__(self, name: str) -> None:
         self.pop(name, None)
 

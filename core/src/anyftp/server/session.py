@@ -460,7 +460,9 @@ class Session:
             connection.forget("user")
             raise
         self._user_counted = user
-        connection.set_values(path_io=self._path_io, logged=True, current_directory=user.home_path)
+        connection.path_io = self._path_io
+        connection.logged = True
+        connection.current_directory = user.home_path
         self.pending_user = None
         self.throttles["user"] = self.server.user_throttle(user)
         if (
