@@ -174,7 +174,7 @@ class DataChannel(asyncio.BufferedProtocol):
             transport.pause_reading()
             self._reading_paused = True
 
-    def _take_early(self) -> None:
+    def _merge_early(self) -> None:
         """Move what was read before anyone asked into the current buffer."""
         if not self._buffers:
             self._buffers = [bytearray(self.block_size), bytearray(self.block_size)]
@@ -212,9 +212,18 @@ class DataChannel(asyncio.BufferedProtocol):
         self._reading_paused = True
 
     @property
-    def has_received(self) -> bool:
-        """Whether anything (data or EOF) was already read through the transport."""
-        return bool(self._buffers) or self._eof or self._filled > 0 or self._early_filled > 0
+    def read_past_early(self) -> bool:
+        """Whether the transport read more than the bytes that came before anyone asked
+        (see :meth:`get_buffer`): into the transfer buffers, or up to the end of the data.
+        Then only :meth:`receive` knows the order of what was read."""
+        return bool(self._buffers) or self._filled > 0 or self._eof
+
+    def take_early(self) -> bytes:
+        """Hand over what the transport read before anyone asked, and forget it here."""
+        early = bytes(memoryview(self._early)[: self._early_filled])
+        self._early = bytearray()
+        self._early_filled = 0
+        return early
 
     # --- receiving ----------------------------------------------------------------------
 
@@ -225,7 +234,17 @@ class DataChannel(asyncio.BufferedProtocol):
         """
         while True:
             if self._early_filled:
-                self._take_early()  # first: it came before anything read since
+                if not self._filled:
+                    # Only what came before anyone asked: hand out that small buffer
+                    # itself. An upload that arrived whole (with its end) before the STOR
+                    # read it then never takes the two transfer buffers.
+                    early = memoryview(self._early)[: self._early_filled]
+                    self._early = bytearray()
+                    self._early_filled = 0
+                    if not self._eof:
+                        self._resume_reading()
+                    return early
+                self._merge_early()  # first: it came before anything read since
             if self._filled:
                 break
             if self._eof:

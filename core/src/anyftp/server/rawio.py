@@ -171,11 +171,13 @@ class RawReceiver:
     ``timeout``; a reset connection raises :class:`ConnectionError`.
     """
 
-    __slots__ = ("_channel", "_watch")
+    __slots__ = ("_channel", "_early", "_watch")
 
     def __init__(self, channel: DataChannel, fd: int) -> None:
         self._channel = channel
         self._watch = _SocketWatch(fd)
+        # What the transport read before the receiver took over: given out first.
+        self._early = memoryview(b"")
 
     @classmethod
     def for_channel(cls, channel: DataChannel) -> RawReceiver | None:
@@ -184,18 +186,30 @@ class RawReceiver:
         if channel.tls or channel.transport is None or channel.transport.is_closing():
             return None
         channel.stop_reading()
-        if channel.has_received:
-            return None  # what the transport read is in the channel's buffers: use them
         fd = _socket_fd(channel)
         if fd < 0:
             return None
+        # uvloop reads a new connection's first bytes whatever the channel asked (see
+        # DataChannel.get_buffer): the receiver gives them out first. Falling back to the
+        # transport for them would cost the upload the channel's two transfer buffers
+        # (2 x block_size, 512 KiB by default) for its whole length.
+        if channel.read_past_early:
+            return None  # the channel holds what the transport read: use it
         try:
-            return cls(channel, fd)
+            receiver = cls(channel, fd)
         except (OSError, RuntimeError, NotImplementedError):
             return None  # the loop can not watch descriptors (or is out of them)
+        receiver._early = memoryview(channel.take_early())
+        return receiver
 
     def try_recv_into(self, buffer: bytearray | memoryview) -> int | None:
         """Bytes read into *buffer* now (0: the peer finished); ``None`` if none are there."""
+        early = self._early
+        if early:
+            count = min(len(buffer), len(early))
+            buffer[:count] = early[:count]
+            self._early = early[count:]
+            return count  # the channel counted them in bytes_in when they came
         try:
             count = os.readv(self._watch.fd, [buffer])
         except (BlockingIOError, InterruptedError):
