@@ -9,6 +9,7 @@ import hashlib
 import io
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -134,6 +135,61 @@ async def test_the_first_burst_leaves_before_the_transfer_first_waits(tmp_path: 
         assert received, "nothing was sent before the download's first wait"
     finally:
         download.close()
+        os.close(fd)
+        channel.transport.close()
+        theirs.close()
+
+
+SIOCOUTQNSD = 0x894B  # Linux: bytes queued on a TCP socket and not yet sent
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(
+    not hasattr(socket, "TCP_NOTSENT_LOWAT") or not sys.platform.startswith("linux"),
+    reason="TCP_NOTSENT_LOWAT and SIOCOUTQNSD are Linux's",
+)
+async def test_a_download_keeps_little_unsent_on_its_socket(tmp_path: Path) -> None:
+    """sendfile hands the kernel what the connection can send soon, not megabytes to
+    queue behind a peer that reads slowly (see rawio.SENDFILE_UNSENT)."""
+    import asyncio
+    import fcntl
+    import struct
+
+    from anyftp.server.control import RawTransport
+    from anyftp.server.datachannel import DataChannel
+    from anyftp.server.rawio import SENDFILE_UNSENT, send_file_raw
+
+    from .conftest import loopback_pair
+
+    loop = asyncio.get_running_loop()
+    ours, theirs, _ = await loopback_pair()
+    channel = DataChannel(65536, timeout=TIMEOUT)
+    RawTransport(loop, ours, channel, control=False)
+    source = tmp_path / "file.bin"
+    data = os.urandom(16 * 1024 * 1024)
+    source.write_bytes(data)
+    fd = os.open(source, os.O_RDONLY)
+    download = asyncio.ensure_future(send_file_raw(channel, fd, 0))
+    try:
+        await asyncio.sleep(0.2)  # the peer reads nothing yet: the sender fills up
+        assert not download.done()
+        option = ours.getsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT)
+        assert option == SENDFILE_UNSENT
+        unsent = struct.unpack("i", fcntl.ioctl(ours.fileno(), SIOCOUTQNSD, b"\0" * 4))[0]
+        # One sendfile may overshoot the limit by what it was adding when crossing it.
+        assert 0 < unsent <= SENDFILE_UNSENT + 128 * 1024, unsent
+        received = bytearray()
+        theirs.setblocking(True)
+        theirs.settimeout(TIMEOUT)
+        while len(received) < len(data):
+            chunk = await loop.run_in_executor(None, theirs.recv, 1 << 20)
+            assert chunk
+            received += chunk
+        async with asyncio.timeout(TIMEOUT):
+            assert await download == len(data)
+        assert bytes(received) == data
+    finally:
+        download.cancel()
         os.close(fd)
         channel.transport.close()
         theirs.close()
