@@ -21,7 +21,8 @@ number of writes in flight.
 :func:`send_file_raw` sends a file with ``os.sendfile`` on a duplicate of the socket's
 descriptor: the kernel moves file pages to the socket, as ``loop.sendfile`` does on
 asyncio's own loop, but with the writer registered once per transfer, and in bursts of
-:data:`SENDFILE_BURST` bytes between which other sessions get their turn.
+:data:`SENDFILE_BURST` bytes between which other sessions get their turn. The socket
+keeps at most about :data:`SENDFILE_UNSENT` bytes queued and not yet sent.
 """
 
 from __future__ import annotations
