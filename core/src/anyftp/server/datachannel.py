@@ -218,9 +218,10 @@ class DataChannel(asyncio.BufferedProtocol):
         Then only :meth:`receive` knows the order of what was read."""
         return bool(self._buffers) or self._filled > 0 or self._eof
 
-    def take_early(self) -> bytes:
-        """Hand over what the transport read before anyone asked, and forget it here."""
-        early = bytes(memoryview(self._early)[: self._early_filled])
+    def take_early(self) -> memoryview:
+        """Hand over what the transport read before anyone asked, and forget it here (the
+        view is of a buffer the channel no longer uses)."""
+        early = memoryview(self._early)[: self._early_filled]
         self._early = bytearray()
         self._early_filled = 0
         return early
@@ -238,9 +239,7 @@ class DataChannel(asyncio.BufferedProtocol):
                     # Only what came before anyone asked: hand out that small buffer
                     # itself. An upload that arrived whole (with its end) before the STOR
                     # read it then never takes the two transfer buffers.
-                    early = memoryview(self._early)[: self._early_filled]
-                    self._early = bytearray()
-                    self._early_filled = 0
+                    early = self.take_early()
                     if not self._eof:
                         self._resume_reading()
                     return early

@@ -162,20 +162,23 @@ def _clear_socket(channel: DataChannel) -> Any:
     return transport.get_extra_info("socket")
 
 
-def _socket_fd(channel: DataChannel) -> int:
-    """The descriptor of a clear channel's socket, or -1 (TLS, closing, no socket)."""
-    sock = _clear_socket(channel)
+def _fileno(sock: Any) -> int:
+    """The descriptor of *sock* (from :func:`_clear_socket`), or -1."""
     try:
         return int(sock.fileno()) if sock is not None else -1
     except (OSError, ValueError, AttributeError):
         return -1
 
 
-def _limit_unsent(channel: DataChannel) -> None:
+def _socket_fd(channel: DataChannel) -> int:
+    """The descriptor of a clear channel's socket, or -1 (TLS, closing, no socket)."""
+    return _fileno(_clear_socket(channel))
+
+
+def _limit_unsent(sock: Any) -> None:
     """Set :data:`SENDFILE_UNSENT` on a TCP download's socket (other sockets, and systems
     without the option, are left as they are)."""
-    sock = _clear_socket(channel)
-    if sock is None or _NOTSENT_LOWAT is None:
+    if _NOTSENT_LOWAT is None:
         return
     try:
         sock.setsockopt(socket.IPPROTO_TCP, _NOTSENT_LOWAT, SENDFILE_UNSENT)
@@ -219,7 +222,7 @@ class RawReceiver:
             receiver = cls(channel, fd)
         except (OSError, RuntimeError, NotImplementedError):
             return None  # the loop can not watch descriptors (or is out of them)
-        receiver._early = memoryview(channel.take_early())
+        receiver._early = channel.take_early()
         return receiver
 
     def try_recv_into(self, buffer: bytearray | memoryview) -> int | None:
@@ -287,7 +290,8 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     """
     if not hasattr(os, "sendfile"):
         return None
-    socket_fd = _socket_fd(channel)
+    sock = _clear_socket(channel)
+    socket_fd = _fileno(sock)
     if socket_fd < 0:
         return None
     await channel.flush()  # what the transport holds goes first
@@ -336,7 +340,7 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
         out = _watched_duplicate(socket_fd, lambda dup: loop.add_writer(dup, writable))
     except OSError:
         return None
-    _limit_unsent(channel)
+    _limit_unsent(sock)
     try:
         # The first burst goes now, in the turn that started the transfer, not one turn
         # of the loop later: with many downloads under way a turn takes a burst of each.
