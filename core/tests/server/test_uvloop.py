@@ -6,14 +6,16 @@ data path must fall back to copying blocks; everything else must behave the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ftplib
 import hashlib
 import io
 import os
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,36 +117,49 @@ def test_upload_sent_before_its_stor_arrives_whole_and_in_order(uv_server: Serve
     ftp.quit()
 
 
+@contextlib.asynccontextmanager
 async def _channel_with_early_bytes(
     payload: bytes, *, close: bool
-) -> tuple[DataChannel, socket.socket]:
+) -> AsyncIterator[tuple[DataChannel, socket.socket]]:
     """A server-side DataChannel on the running (uvloop) loop whose transport read the
-    first bytes of *payload* on its own, as uvloop does after ``connection_made``."""
+    first bytes of *payload* on its own, as uvloop does after ``connection_made``; the
+    client's socket with it. Both are closed on the way out."""
     loop = asyncio.get_running_loop()
     made: asyncio.Future[DataChannel] = loop.create_future()
     listener = await loop.create_server(
         lambda: DataChannel(256 * 1024, made.set_result, timeout=TIMEOUT), "127.0.0.1", 0
     )
-    client = socket.create_connection(listener.sockets[0].getsockname()[:2], timeout=TIMEOUT)
-    client.sendall(payload)
-    if close:
-        client.shutdown(socket.SHUT_WR)
-    async with asyncio.timeout(TIMEOUT):
-        channel = await made
-        while not channel._early_filled:
-            await asyncio.sleep(0.005)
-    listener.close()
-    return channel, client
+    channel: DataChannel | None = None
+    try:
+        with socket.create_connection(
+            listener.sockets[0].getsockname()[:2], timeout=TIMEOUT
+        ) as client:
+            client.sendall(payload)
+            if close:
+                client.shutdown(socket.SHUT_WR)
+            async with asyncio.timeout(TIMEOUT):
+                channel = await made
+                while not channel._early_filled:
+                    await asyncio.sleep(0.005)
+            yield channel, client
+    finally:
+        listener.close()
+        if channel is not None:
+            channel.close()
+
+
+def _on_uvloop(scenario: Coroutine[Any, Any, None]) -> None:
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario)
 
 
 def test_raw_receiver_gives_out_the_early_bytes_first_and_takes_no_transfer_buffers() -> None:
-    import uvloop
-
     payload = os.urandom(200_000)
 
     async def scenario() -> None:
-        channel, client = await _channel_with_early_bytes(payload, close=False)
-        try:
+        async with _channel_with_early_bytes(payload, close=False) as (channel, client):
             early = channel._early_filled
             assert 0 < early < len(payload)
             receiver = RawReceiver.for_channel(channel)
@@ -162,22 +177,15 @@ def test_raw_receiver_gives_out_the_early_bytes_first_and_takes_no_transfer_buff
             assert bytes(got) == payload
             assert channel.bytes_in == len(payload)
             assert channel._buffers == []  # no 2 x block_size for this upload
-        finally:
-            client.close()
-            channel.close()
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(scenario())
+    _on_uvloop(scenario())
 
 
 def test_a_small_upload_read_early_ends_through_the_raw_receiver() -> None:
-    import uvloop
-
     payload = os.urandom(3000)  # less than the early buffer: all of it is read early
 
     async def scenario() -> None:
-        channel, client = await _channel_with_early_bytes(payload, close=True)
-        try:
+        async with _channel_with_early_bytes(payload, close=True) as (channel, _):
             receiver = RawReceiver.for_channel(channel)
             assert receiver is not None
             buffer = bytearray(65536)
@@ -186,22 +194,15 @@ def test_a_small_upload_read_early_ends_through_the_raw_receiver() -> None:
                 assert await receiver.recv_into(buffer) == 0  # the end, from the socket
             receiver.close()
             assert channel._buffers == []
-        finally:
-            client.close()
-            channel.close()
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(scenario())
+    _on_uvloop(scenario())
 
 
 def test_receive_hands_out_the_early_bytes_without_taking_transfer_buffers() -> None:
-    import uvloop
-
     payload = os.urandom(100_000)
 
     async def scenario() -> None:
-        channel, client = await _channel_with_early_bytes(payload, close=True)
-        try:
+        async with _channel_with_early_bytes(payload, close=True) as (channel, _):
             async with asyncio.timeout(TIMEOUT):
                 first = bytes(await channel.receive())
                 assert first and payload.startswith(first)
@@ -210,9 +211,5 @@ def test_receive_hands_out_the_early_bytes_without_taking_transfer_buffers() -> 
                 while block := await channel.receive():
                     got += block
             assert bytes(got) == payload
-        finally:
-            client.close()
-            channel.close()
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(scenario())
+    _on_uvloop(scenario())
