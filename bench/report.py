@@ -248,7 +248,9 @@ def render_markdown(
         f"commit {machine['commit']}, {result['date']}; load average at start "
         f"{machine.get('load_average')}.",
         "",
-        f"Command: `{result['command']}` — medians of {config['repeat']} rounds; "
+        f"Command: `{result['command']}` — medians of {config['repeat']} rounds "
+        f"(connect + login and QUIT: of {config.get('short_repeat', 1)} samples a round; "
+        f"client lines: of {config.get('client_repeat', config['repeat'])} rounds); "
         f"server pinned to CPU {result['pinning']['server'] or '-'}, "
         f"load generator to CPU {result['pinning']['generator'] or '-'}.",
         "",

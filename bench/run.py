@@ -71,6 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma separated, from: {', '.join(KINDS)} (default: all)",
     )
     parser.add_argument("--repeat", type=int, help="rounds per server (default 5)")
+    parser.add_argument(
+        "--client-repeat",
+        type=int,
+        help="rounds of the client lines (default 9; --repeat sets it too unless given)",
+    )
     parser.add_argument("--size", type=int, help="large file size in MiB (default 512)")
     parser.add_argument("--small-size", type=float, help="per-client file size in MiB (default 10)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default 200)")
@@ -139,7 +144,9 @@ def build_config(args: argparse.Namespace) -> BenchConfig:
     base = BenchConfig.smoke() if args.smoke else BenchConfig()
     changes: dict[str, Any] = {}
     if args.repeat is not None:
-        changes["repeat"] = args.repeat
+        changes["repeat"] = changes["client_repeat"] = args.repeat
+    if args.client_repeat is not None:
+        changes["client_repeat"] = args.client_repeat
     if args.size is not None:
         changes["big_size"] = args.size * MiB
     if args.small_size is not None:
@@ -358,11 +365,17 @@ def measure_clients(
         await session.quit()
 
     asyncio.run(upload_fixture())
-    for index in range(config.repeat):
-        for name in libraries:
+    rounds = config.client_repeat
+    orders: list[list[str]] = []
+    for index in range(rounds):
+        # Rotated every round, as the servers are: no client always follows the same one.
+        shift = index % len(libraries) if libraries else 0
+        order = libraries[shift:] + libraries[:shift]
+        orders.append(order)
+        for name in order:
             if errors[name]:
                 continue
-            progress(f"clients against {kind.name}: {name}, round {index + 1}/{config.repeat}")
+            progress(f"clients against {kind.name}: {name}, round {index + 1}/{rounds}")
             try:
                 for direction in ("download", "upload"):
                     # The client runs in this process: profile ourselves.
@@ -387,6 +400,7 @@ def measure_clients(
                 progress(f"client {name}: FAILED {errors[name]}")
     return {
         "server": kind.name,
+        "order": orders,
         "samples": samples,
         "median": {
             name: {d: median(v) for d, v in s.items()}

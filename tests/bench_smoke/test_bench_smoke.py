@@ -85,6 +85,8 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ",".join(_clients()),
         "--client-server",
         servers[0],
+        "--client-repeat",
+        "2",
         "--json",
         str(out / "result.json"),
         "--markdown",
@@ -134,6 +136,34 @@ def test_client_lines_cover_each_client_library(smoke_run: dict[str, Any]) -> No
     for name in _clients():
         assert clients["median"][name]["download"] > 0
         assert clients["median"][name]["upload"] > 0
+
+
+def test_client_rounds_rotate_the_order_of_the_libraries(smoke_run: dict[str, Any]) -> None:
+    clients = smoke_run["json"]["clients"]
+    names = _clients()
+    assert clients["order"] == [names, names[1:] + names[:1]]
+    for name in names:
+        assert len(clients["samples"][name]["download"]) == 2
+        assert len(clients["samples"][name]["upload"]) == 2
+
+
+def test_repeat_options_set_the_rounds_of_each_kind_of_line() -> None:
+    spec = importlib.util.spec_from_file_location("bench_run", RUN)
+    assert spec is not None and spec.loader is not None
+    sys.path.insert(0, str(RUN.parent))
+    try:
+        run = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(run)
+        default = run.build_config(run.parse_args([]))
+        assert (default.repeat, default.short_repeat, default.client_repeat) == (5, 9, 9)
+        both = run.build_config(run.parse_args(["--repeat", "3"]))
+        assert (both.repeat, both.client_repeat) == (3, 3)
+        own = run.build_config(run.parse_args(["--repeat", "3", "--client-repeat", "7"]))
+        assert (own.repeat, own.client_repeat) == (3, 7)
+        smoke = run.build_config(run.parse_args(["--smoke"]))
+        assert (smoke.repeat, smoke.short_repeat, smoke.client_repeat) == (1, 2, 1)
+    finally:
+        sys.path.remove(str(RUN.parent))
 
 
 def test_markdown_report_shows_machine_and_table(smoke_run: dict[str, Any]) -> None:
