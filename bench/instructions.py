@@ -120,6 +120,27 @@ def per_session(
     return (many - few) / ((rounds[1] - rounds[0]) * clients)
 
 
+def measure_phases(
+    kind: ServerKind, work: Path, phases: list[str], clients: int, rounds: tuple[int, int]
+) -> dict[str, float]:
+    """Instructions per session of *kind* for each of *phases* (and of the phases a
+    difference needs), each phase counted once."""
+    measured: dict[str, float] = {}
+
+    def measure(phase: str) -> float:
+        if phase not in measured:
+            if phase in DIFFERENCES:
+                first, second = DIFFERENCES[phase]
+                measured[phase] = measure(first) - measure(second)
+            else:
+                measured[phase] = per_session(kind, work, phase, clients, rounds)
+        return measured[phase]
+
+    for phase in phases:
+        measure(phase)
+    return measured
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default="anyftp-local,pyftpdlib")
@@ -152,18 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="anyftp-instructions-") as scratch:
         work = Path(scratch)
         for kind in kinds:
-            measured: dict[str, float] = {}
-            for phase in phases:
-                if phase in DIFFERENCES:
-                    for part in DIFFERENCES[phase]:
-                        if part not in measured:
-                            measured[part] = per_session(
-                                kind, work, part, args.clients, (few, many)
-                            )
-                    first, second = DIFFERENCES[phase]
-                    measured[phase] = measured[first] - measured[second]
-                elif phase not in measured:
-                    measured[phase] = per_session(kind, work, phase, args.clients, (few, many))
+            measured = measure_phases(kind, work, phases, args.clients, (few, many))
             results[kind.name] = measured
             print(
                 f"{kind.name}: " + ", ".join(f"{phase} {measured[phase]:,.0f}" for phase in phases),

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -58,6 +58,7 @@ from workload import (  # noqa: E402
     round_steps,
 )
 
+T = TypeVar("T")
 RESULTS = HERE / "results"
 
 
@@ -288,6 +289,12 @@ def write_profile_summary(directory: Path) -> None:
     progress(f"profiles and summary in {directory}")
 
 
+def rotated(items: list[T], index: int) -> list[T]:
+    """*items* in the order of round *index*: each round starts one further along."""
+    shift = index % len(items) if items else 0
+    return items[shift:] + items[:shift]
+
+
 async def lockstep_round(
     contenders: list[Contender],
     index: int,
@@ -302,7 +309,7 @@ async def lockstep_round(
     machine lands on one line of every server rather than on one server's whole round.
     """
     alive = [c for c in contenders if c.alive]
-    order = alive[index % len(alive) :] + alive[: index % len(alive)] if alive else []
+    order = rotated(alive, index)
     results: dict[str, dict[str, float]] = {c.kind.name: {} for c in order}
     steps = {
         c.kind.name: round_steps(
@@ -369,8 +376,7 @@ def measure_clients(
     orders: list[list[str]] = []
     for index in range(rounds):
         # Rotated every round, as the servers are: no client always follows the same one.
-        shift = index % len(libraries) if libraries else 0
-        order = libraries[shift:] + libraries[:shift]
+        order = rotated(libraries, index)
         orders.append(order)
         for name in order:
             if errors[name]:
