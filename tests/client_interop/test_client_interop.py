@@ -365,6 +365,26 @@ async def test_throttle_limit_set_on_open_stream_applies(
     client.throttle.read.limit = None
 
 
+async def test_throttle_limit_set_between_blocks_of_iter_by_block_applies(
+    client: anyftp.Client, workspace: Workspace
+) -> None:
+    data = payload(3 * 1024 * 1024, 10)
+    (workspace.local / "t.bin").write_bytes(data)
+    blocks: list[bytes] = []
+    try:
+        async with client.download_stream("t.bin") as stream:
+            async for block in stream.iter_by_block(64 * 1024):
+                if not blocks:
+                    client.throttle.read.limit = 100 * 1024 * 1024
+                blocks.append(block)
+        # Every block after the first went through the throttle.
+        assert client.throttle.read._sum >= len(data) - len(blocks[0])
+    finally:
+        client.throttle.read.limit = None
+    assert sha(b"".join(blocks)) == sha(data)
+    assert max(map(len, blocks)) <= 64 * 1024
+
+
 async def test_active_mode_transfers(ftp_server: FTPServerInfo, workspace: Workspace) -> None:
     client = anyftp.Client(active=True, **ftp_server.client_kwargs())
     await ftp_server.connect(client)

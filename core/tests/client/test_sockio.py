@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -105,4 +106,91 @@ async def test_cancelled_read_leaves_the_socket_usable(
             await reader.read(10)
     theirs.sendall(b"later")
     assert await reader.read(10) == b"later"
+    writer.close()
+
+
+# --- read_block: the download path, with the socket kept registered between waits -------
+
+
+async def test_read_block_returns_waiting_data_then_waits_for_more(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    reader, writer = socket_streams(ours)
+    theirs.sendall(b"now")
+    assert await reader.read_block(100, 5) == b"now"
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.05, theirs.sendall, b"later")
+    assert await reader.read_block(100, 5) == b"later"
+    theirs.shutdown(socket.SHUT_WR)
+    assert await reader.read_block(100, 5) == b""
+    assert reader.at_eof()
+    # At the end the event loop no longer watches the socket.
+    assert not reader._channel.watching
+    writer.close()
+    await asyncio.wait_for(writer.wait_closed(), 5)
+    assert ours.fileno() == -1
+
+
+async def test_read_block_times_out_and_the_socket_stays_usable(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    reader, writer = socket_streams(ours)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await reader.read_block(100, 0.1)
+    assert 0.09 <= loop.time() - started < 2
+    theirs.sendall(b"late but whole")
+    assert await reader.read_block(100, 5) == b"late but whole"
+    # The plain read (loop.sock_recv) takes the socket over from read_block's watch.
+    loop.call_later(0.05, theirs.sendall, b"by read")
+    assert await reader.read(100) == b"by read"
+    writer.close()
+
+
+async def test_close_from_another_task_ends_a_waiting_read_block(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, _ = pair
+    reader, writer = socket_streams(ours)
+    pending = asyncio.ensure_future(reader.read_block(100, None))
+    await asyncio.sleep(0.01)
+    assert not pending.done()
+    writer.close()
+    assert await asyncio.wait_for(pending, 5) == b""
+    await asyncio.wait_for(writer.wait_closed(), 5)
+    assert ours.fileno() == -1 and not reader._channel.watching
+
+
+async def test_unread_data_does_not_keep_the_event_loop_busy(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """Between reads (the caller busy elsewhere), a readable socket must not make the
+    loop spin: the socket is unregistered on the first wake-up nobody waits for."""
+    ours, theirs = pair
+    reader, writer = socket_streams(ours)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.02, theirs.sendall, b"first")
+    assert await reader.read_block(100, 5) == b"first"  # waited: socket registered
+    theirs.sendall(b"second")  # readable, and nobody reads for a while
+    cpu = time.process_time()
+    await asyncio.sleep(0.2)
+    assert time.process_time() - cpu < 0.15  # a spinning loop would use all 0.2 s
+    assert not reader._channel.watching
+    assert await reader.read_block(100, 5) == b"second"
+    writer.close()
+
+
+async def test_read_block_after_readline_returns_the_bytes_read_ahead(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    reader, writer = socket_streams(ours)
+    theirs.sendall(b"line\nrest")
+    theirs.shutdown(socket.SHUT_WR)
+    assert await reader.readline() == b"line\n"
+    assert await reader.read_block(100, 5) == b"rest"
+    assert await reader.read_block(100, 5) == b""
     writer.close()

@@ -36,6 +36,18 @@ class _Channel:
         self.closing = False
         self.closed = False
         self.closed_event = asyncio.Event()
+        self.watching = False  # the event loop watches the socket for reading
+
+    def watch(self, callback: Any) -> None:
+        """Have the event loop call *callback* while the socket is readable."""
+        if not self.watching:
+            self.loop.add_reader(self.sock.fileno(), callback)
+            self.watching = True
+
+    def unwatch(self) -> None:
+        if self.watching:
+            self.watching = False
+            self.loop.remove_reader(self.sock.fileno())
 
     def close(self) -> None:
         if self.closing:
@@ -47,6 +59,7 @@ class _Channel:
 
     def _maybe_close(self) -> None:
         if self.closing and not self.busy and not self.closed:
+            self.unwatch()
             self.closed = True
             self.sock.close()
             self.closed_event.set()
@@ -67,12 +80,14 @@ class SocketReader:
         self._size = buffer_size
         self._pending = bytearray()  # read past a line end by readline
         self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
 
     async def _recv(self, limit: int) -> bytes:
         channel = self._channel
         if self._eof or channel.closing:
             self._eof = True
             return b""
+        channel.unwatch()  # sock_recv registers the socket itself
         channel.enter()
         try:
             data = await channel.loop.sock_recv(channel.sock, limit)
@@ -107,6 +122,45 @@ class SocketReader:
         if not data:
             self._eof = True
         return data
+
+    def _readable(self) -> None:
+        waiter = self._waiter
+        if waiter is None:
+            # Nobody waits: stop watching, or a level-triggered readable socket would
+            # call us on every turn of the loop.
+            self._channel.unwatch()
+        elif not waiter.done():
+            waiter.set_result(None)
+
+    async def read_block(self, n: int, timeout: float | None) -> bytes:
+        """Up to *n* (> 0) bytes, ``b""`` at the end: at once when some are waiting,
+        otherwise after waiting at most *timeout* seconds (``TimeoutError``) for the
+        socket to become readable.
+
+        The socket stays registered with the event loop between waits, so a download
+        that waits often does not add and remove it each time, and a wait is one future
+        and (with a timeout) one timer.
+        """
+        if self._pending:
+            return await self.read(n)
+        channel = self._channel
+        while True:
+            data = self.try_read(n)
+            if data is not None:
+                if not data:
+                    channel.unwatch()
+                return data
+            waiter = self._waiter = channel.loop.create_future()
+            timer = None if timeout is None else channel.loop.call_later(timeout, _expire, waiter)
+            channel.watch(self._readable)
+            channel.enter()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                channel.leave()
+                if timer is not None:
+                    timer.cancel()
 
     async def read(self, n: int = -1) -> bytes:
         if self._pending:
@@ -148,6 +202,11 @@ class SocketReader:
 
     def at_eof(self) -> bool:
         return self._eof and not self._pending
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class SocketWriter:

@@ -62,7 +62,11 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
         self._unyielded = 0
 
     def _unthrottled(self, direction: str) -> bool:
-        return all(getattr(pair, direction).limit is None for pair in self.throttles.values())
+        # A loop, not all() over a generator: this runs for every block of a transfer.
+        for pair in self.throttles.values():  # noqa: SIM110
+            if getattr(pair, direction).limit is not None:
+                return False
+        return True
 
     async def _count(self, size: int) -> None:
         self._unyielded += size
@@ -74,10 +78,15 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
         """Up to *count* bytes (all that is left with -1); ``b""`` at the end."""
         reader = self.reader
         if count > 0 and isinstance(reader, SocketReader) and self._unthrottled("read"):
+            # Per block on a busy download: one receive and no further coroutine.
             data = reader.try_read(count)
-            if data is not None:
-                await self._count(len(data))
-                return data
+            if data is None:
+                return await reader.read_block(count, self.read_timeout)
+            self._unyielded += len(data)
+            if self._unyielded >= YIELD_EVERY:
+                self._unyielded = 0
+                await asyncio.sleep(0)
+            return data
         return await super().read(count)
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
