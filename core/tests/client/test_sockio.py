@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from anyftp.client import sockio
 from anyftp.client.sockio import socket_streams
 
 pytestmark = pytest.mark.timeout(10)
@@ -193,4 +195,86 @@ async def test_read_block_after_readline_returns_the_bytes_read_ahead(
     assert await reader.readline() == b"line\n"
     assert await reader.read_block(100, 5) == b"rest"
     assert await reader.read_block(100, 5) == b""
+    writer.close()
+
+
+@pytest.fixture
+def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected TCP pair on loopback: the low-water mark is a TCP matter."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname(), timeout=5)
+        ours, _ = listener.accept()
+    theirs.settimeout(5)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+async def test_a_waiting_read_block_holds_a_few_bytes_back_only_briefly(
+    tcp_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """The kernel is asked to wake the reader at WAKE_BYTES; a sender that sends less
+    (and then nothing) is still heard within about COALESCE_DELAY, not at the timeout."""
+    ours, theirs = tcp_pair
+    reader, writer = socket_streams(ours)
+    loop = asyncio.get_running_loop()
+    for n in range(3):
+        loop.call_later(0.01, theirs.sendall, b"tick %d" % n)
+        started = loop.time()
+        assert await reader.read_block(1024 * 1024, 30) == b"tick %d" % n
+        assert loop.time() - started < 1
+    # With no timeout at all, the few bytes still come.
+    loop.call_later(0.01, theirs.sendall, b"tock")
+    assert await asyncio.wait_for(reader.read_block(1024 * 1024, None), 5) == b"tock"
+    writer.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SO_RCVLOWAT and epoll")
+async def test_the_low_water_mark_coalesces_and_the_timeout_returns_what_came(
+    tcp_pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, theirs = tcp_pair
+    reader, writer = socket_streams(ours)
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(sockio, "COALESCE_DELAY", 0.4)
+    # 1,000 bytes are below the mark: the wait ends by the coalescing timer.
+    loop.call_later(0.02, theirs.sendall, b"x" * 1000)
+    started = loop.time()
+    assert await reader.read_block(1024 * 1024, 30) == b"x" * 1000
+    assert 0.3 <= loop.time() - started < 2
+    assert reader._channel.lowat == sockio.WAKE_BYTES
+    # The plain read (readline, read(-1), ...) sees every byte again as it comes.
+    loop.call_later(0.02, theirs.sendall, b"z" * 10)
+    assert await asyncio.wait_for(reader.read(100), 0.3) == b"z" * 10
+    # After a wait the timer ended, the next wait is for any byte ...
+    loop.call_later(0.02, theirs.sendall, b"w" * 1000)
+    started = loop.time()
+    assert await reader.read_block(1024 * 1024, 30) == b"w" * 1000
+    assert loop.time() - started < 0.3
+    # ... and once a wait ends by data, the mark is back. A timeout shorter than the
+    # coalescing delay then returns what came, without an error.
+    loop.call_later(0.02, theirs.sendall, b"y" * 1000)
+    started = loop.time()
+    assert await reader.read_block(1024 * 1024, 0.15) == b"y" * 1000
+    assert 0.1 <= loop.time() - started < 0.4
+    assert reader._channel.lowat == sockio.WAKE_BYTES
+    writer.close()
+
+
+async def test_a_fast_sender_arrives_whole_through_read_block(
+    tcp_pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = tcp_pair
+    reader, writer = socket_streams(ours)
+    payload = bytes(range(256)) * 4096 * 8  # 8 MiB
+    sender = asyncio.get_running_loop().run_in_executor(None, theirs.sendall, payload)
+    received = bytearray()
+    while len(received) < len(payload):
+        block = await reader.read_block(1024 * 1024, 5)
+        assert block
+        received += block
+    await asyncio.wait_for(sender, 5)
+    theirs.shutdown(socket.SHUT_WR)
+    assert await reader.read_block(1024 * 1024, 5) == b""
+    assert received == payload
     writer.close()

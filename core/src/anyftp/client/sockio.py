@@ -7,6 +7,13 @@
 system call, no event-loop round trip and no timer, and it is copied once (kernel to the
 returned ``bytes``): that is what lets a download keep up with a blocking client.
 
+A download that has to wait asks the kernel (``SO_RCVLOWAT``) to wake it only once a
+good part of a block is there, or the data ends, instead of at every segment: fewer
+wake-ups and fewer, larger receives. A timer bounds what that can hold back: after
+:data:`COALESCE_DELAY` whatever has arrived is returned, and a sender slower than that
+is waited for byte by byte again. So a slow or stalling sender is never delayed by more
+than that, and a read timeout still means that nothing came at all.
+
 Closing while a read or write is in flight (``abort()`` from another task) shuts the
 socket down first: the pending call then returns (end of data) or fails, and the socket
 is closed once nothing uses it, so the event loop never watches a closed descriptor.
@@ -23,6 +30,11 @@ __all__ = ("SocketReader", "SocketWriter", "socket_streams", "RECV_BUFFER_SIZE")
 
 #: Most bytes asked of the kernel per receive.
 RECV_BUFFER_SIZE = 1024 * 1024
+#: A waiting download is woken once this many bytes (at most the block asked for) are
+#: there, or at the end of the data.
+WAKE_BYTES = 256 * 1024
+#: ... or after this many seconds with whatever has arrived by then.
+COALESCE_DELAY = 0.02
 
 
 class _Channel:
@@ -37,6 +49,7 @@ class _Channel:
         self.closed = False
         self.closed_event = asyncio.Event()
         self.watching = False  # the event loop watches the socket for reading
+        self.lowat = 1  # SO_RCVLOWAT: bytes that make the socket readable; 0: unsupported
 
     def watch(self, callback: Any) -> None:
         """Have the event loop call *callback* while the socket is readable."""
@@ -48,6 +61,16 @@ class _Channel:
         if self.watching:
             self.watching = False
             self.loop.remove_reader(self.sock.fileno())
+
+    def set_lowat(self, size: int) -> None:
+        """Make the socket readable (for the event loop) only with *size* bytes queued
+        (or at its end); where the option is missing, it stays at one byte."""
+        if self.lowat and self.lowat != size:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, size)
+                self.lowat = size
+            except OSError:
+                self.lowat = 0
 
     def close(self) -> None:
         if self.closing:
@@ -80,7 +103,8 @@ class SocketReader:
         self._size = buffer_size
         self._pending = bytearray()  # read past a line end by readline
         self._eof = False
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None
+        self._slow = False  # the last wait ended by the timer: the sender is slow
 
     async def _recv(self, limit: int) -> bytes:
         channel = self._channel
@@ -88,6 +112,7 @@ class SocketReader:
             self._eof = True
             return b""
         channel.unwatch()  # sock_recv registers the socket itself
+        channel.set_lowat(1)  # and must see every byte as it comes
         channel.enter()
         try:
             data = await channel.loop.sock_recv(channel.sock, limit)
@@ -130,32 +155,47 @@ class SocketReader:
             # call us on every turn of the loop.
             self._channel.unwatch()
         elif not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(True)
 
     async def read_block(self, n: int, timeout: float | None) -> bytes:
         """Up to *n* (> 0) bytes, ``b""`` at the end: at once when some are waiting,
-        otherwise after waiting at most *timeout* seconds (``TimeoutError``) for the
-        socket to become readable.
+        otherwise after waiting at most *timeout* seconds (``TimeoutError``) for data.
 
         The socket stays registered with the event loop between waits, so a download
-        that waits often does not add and remove it each time, and a wait is one future
-        and (with a timeout) one timer.
+        that waits often does not add and remove it each time: a wait is one future and
+        one timer. How long a wait may coalesce arriving data is in the module's
+        docstring.
         """
         if self._pending:
             return await self.read(n)
         channel = self._channel
+        loop = channel.loop
+        deadline = None if timeout is None else loop.time() + timeout
         while True:
             data = self.try_read(n)
             if data is not None:
                 if not data:
                     channel.unwatch()
                 return data
-            waiter = self._waiter = channel.loop.create_future()
-            timer = None if timeout is None else channel.loop.call_later(timeout, _expire, waiter)
+            now = loop.time()
+            if deadline is not None and now >= deadline:
+                raise TimeoutError
+            if self._slow:
+                channel.set_lowat(1)
+                wake = deadline
+            else:
+                channel.set_lowat(min(n, WAKE_BYTES))
+                wake = now + COALESCE_DELAY
+                if deadline is not None:
+                    wake = min(wake, deadline)
+            waiter = self._waiter = loop.create_future()
+            timer = None if wake is None else loop.call_at(wake, _expire, waiter)
             channel.watch(self._readable)
             channel.enter()
             try:
-                await waiter
+                # False: the timer; then take what has come (a slow sender: wait for
+                # single bytes from now on) or, past the deadline, time out.
+                self._slow = not await waiter
             finally:
                 self._waiter = None
                 channel.leave()
@@ -204,9 +244,9 @@ class SocketReader:
         return self._eof and not self._pending
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[bool]) -> None:
     if not waiter.done():
-        waiter.set_exception(TimeoutError())
+        waiter.set_result(False)
 
 
 class SocketWriter:
