@@ -254,6 +254,11 @@ async def round_steps(
                 "stor_many",
                 _all([s.stor(f"up-{i:04d}.bin", sources.small) for i, s in enumerate(idle)]),
             )
+            # Untimed: the uploads go at once, so the kernel drops their dirty pages
+            # instead of writing them back to disk while the next server's lines run.
+            async with asyncio.timeout(config.line_timeout):
+                for index in range(config.clients):
+                    await single.command(f"DELE up-{index:04d}.bin", "2")
             yield "stor_many"
         if idle:
             sample = {}
@@ -282,9 +287,6 @@ async def round_steps(
     async with asyncio.timeout(config.line_timeout):
         # Untimed clean-up; a file a skipped line never wrote answers 550, which is fine.
         await single.command(f"DELE {BIG_NAME}", "25")
-        if wanted("stor_many"):
-            for index in range(config.clients):
-                await single.command(f"DELE up-{index:04d}.bin", "2")
         await single.quit()
 
 
