@@ -16,13 +16,19 @@ from anyftp.client.sockio import socket_streams
 pytestmark = pytest.mark.timeout(10)
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, theirs = socket.socketpair()
+def closing(
+    ours: socket.socket, theirs: socket.socket
+) -> Iterator[tuple[socket.socket, socket.socket]]:
+    """Yield the pair (the peer's calls bounded), then close both ends."""
     theirs.settimeout(5)
     yield ours, theirs
     ours.close()
     theirs.close()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    yield from closing(*socket.socketpair())
 
 
 async def test_read_returns_available_data_then_empty_at_end(
@@ -204,10 +210,7 @@ def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         theirs = socket.create_connection(listener.getsockname(), timeout=5)
         ours, _ = listener.accept()
-    theirs.settimeout(5)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
+    yield from closing(ours, theirs)
 
 
 async def test_a_waiting_read_block_holds_a_few_bytes_back_only_briefly(
