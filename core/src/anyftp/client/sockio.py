@@ -146,6 +146,7 @@ class SocketReader:
             data = b""
         if not data:
             self._eof = True
+            channel.unwatch()  # readable for good now: the loop must stop calling us
         return data
 
     def _readable(self) -> None:
@@ -166,17 +167,20 @@ class SocketReader:
         one timer. How long a wait may coalesce arriving data is in the module's
         docstring.
         """
+        data = self.try_read(n)
+        if data is not None:
+            return data
+        return await self.wait_block(n, timeout)
+
+    async def wait_block(self, n: int, timeout: float | None) -> bytes:
+        """:meth:`read_block` for a caller whose :meth:`try_read` just found nothing: it
+        waits before it receives again (bytes that readline read ahead come at once)."""
         if self._pending:
             return await self.read(n)
         channel = self._channel
         loop = channel.loop
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            data = self.try_read(n)
-            if data is not None:
-                if not data:
-                    channel.unwatch()
-                return data
             now = loop.time()
             if deadline is not None and now >= deadline:
                 raise TimeoutError
@@ -201,6 +205,9 @@ class SocketReader:
                 channel.leave()
                 if timer is not None:
                     timer.cancel()
+            data = self.try_read(n)
+            if data is not None:
+                return data
 
     async def read(self, n: int = -1) -> bytes:
         if self._pending:

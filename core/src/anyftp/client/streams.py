@@ -68,11 +68,14 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
                 return False
         return True
 
-    async def _count(self, size: int) -> None:
+    def _yield_due(self, size: int) -> bool:
+        """Count *size* bytes moved without waiting; true when the transfer should now
+        let other tasks run (a plain method: the per-block path makes no coroutine)."""
         self._unyielded += size
         if self._unyielded >= YIELD_EVERY:
             self._unyielded = 0
-            await asyncio.sleep(0)
+            return True
+        return False
 
     async def read(self, count: int = -1) -> bytes:
         """Up to *count* bytes (all that is left with -1); ``b""`` at the end."""
@@ -81,10 +84,8 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
             # Per block on a busy download: one receive and no further coroutine.
             data = reader.try_read(count)
             if data is None:
-                return await reader.read_block(count, self.read_timeout)
-            self._unyielded += len(data)
-            if self._unyielded >= YIELD_EVERY:
-                self._unyielded = 0
+                return await reader.wait_block(count, self.read_timeout)
+            if self._yield_due(len(data)):
                 await asyncio.sleep(0)
             return data
         return await super().read(count)
@@ -95,7 +96,8 @@ class DataConnectionThrottleStreamIO(ThrottleStreamIO):
         if isinstance(writer, SocketWriter) and self._unthrottled("write"):
             sent = writer.try_write(data)
             if sent:
-                await self._count(sent)
+                if self._yield_due(sent):
+                    await asyncio.sleep(0)
                 if sent == len(data):
                     return
                 data = memoryview(data)[sent:]
