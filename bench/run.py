@@ -56,6 +56,7 @@ from workload import (  # noqa: E402
     prepare_disk_root,
     prepare_over_ftp,
     round_steps,
+    settle,
 )
 
 T = TypeVar("T")
@@ -384,6 +385,8 @@ def measure_clients(
             progress(f"clients against {kind.name}: {name}, round {index + 1}/{rounds}")
             try:
                 for direction in ("download", "upload"):
+                    # Untimed: as before every server line (see workload.settle).
+                    settle(sources.big, config.big_size if direction == "upload" else 0)
                     # The client runs in this process: profile ourselves.
                     profiler = (
                         LineProfiler(os.getpid(), profile, f"client-{name}")

@@ -15,12 +15,16 @@ client of :mod:`ftpload`:
 6. one client lists a directory of many files with MLSD (s).
 
 Files a round uploads are deleted afterwards (untimed), so rounds do not accumulate
-dirty pages on disk.
+dirty pages on disk. Before each timed line the machine is brought to the same state,
+untimed (:func:`settle`): what earlier lines left dirty is written back, and before a
+line that writes, the memory it is about to fill is made ready. No line pays for what
+the previous one (of any server) left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from dataclasses import dataclass
@@ -41,6 +45,7 @@ __all__ = (
     "LineProbe",
     "LISTING_DIR",
     "SMALL_NAME",
+    "settle",
 )
 
 LISTING_DIR = "many"
@@ -129,6 +134,38 @@ async def prepare_over_ftp(
                 group.create_task(worker(names[offset::parallel]))
 
 
+def settle(scratch: Path, write_bytes: int = 0) -> None:
+    """Bring the machine to the same state before a timed line (untimed).
+
+    1. ``sync``: every dirty page is written back now. Without it, the 512 MiB files the
+       STOR lines leave dirty (several servers' worth, a few seconds apart) pass the
+       kernel's background-writeback threshold during whichever server's 200 x STOR
+       line comes next, which then shares the CPUs with the writeback. A 512 MiB file
+       takes about 0.3 s to sync here; nothing dirty, 1 ms.
+    2. For a line that will write *write_bytes* into the server's page cache: a scratch
+       file of that size (and an eighth more) is written next to *scratch* and deleted,
+       so the free memory the line takes was in use a moment ago. On a virtual machine
+       that hands free memory back to its host (virtio-balloon free page reporting, as
+       on the machine the README's table comes from), memory left free for a while
+       must be faulted in from the host again when next used: writing 2 GiB into the
+       page cache measured 0.7-3.3 s of system time from that state and 0.44-0.55 s
+       right after such a scratch file. Which state a server met depended on which
+       server ran before it; now every server meets the second.
+    """
+    os.sync()
+    if write_bytes <= 0:
+        return
+    path = scratch.with_name(f".settle-{os.getpid()}")
+    block = bytes(MiB)
+    left = write_bytes + write_bytes // 8
+    try:
+        with open(path, "wb", buffering=0) as file:
+            while left > 0:
+                left -= file.write(block[: min(left, MiB)])
+    finally:
+        path.unlink(missing_ok=True)
+
+
 async def _timed(awaitable: Awaitable[T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = await awaitable
@@ -174,8 +211,12 @@ async def round_steps(
         return only is None or any(key in only for key in keys)
 
     async def measure(
-        key: str, coroutine: Coroutine[Any, Any, Any], into: dict[str, float] = results
+        key: str,
+        coroutine: Coroutine[Any, Any, Any],
+        into: dict[str, float] = results,
+        writes: int = 0,
     ) -> None:
+        settle(sources.big, writes)
         if probe is not None and wanted(key):
             probe.begin(key)
         try:
@@ -202,7 +243,7 @@ async def round_steps(
             coroutine = session.retr(BIG_NAME, sink, config.big_size)
         else:
             coroutine = session.stor(BIG_NAME, sources.big)
-        await measure(key, coroutine)
+        await measure(key, coroutine, writes=0 if retr else config.big_size)
         if key in results:
             results[key] = config.big_size / MiB / results[key]
 
@@ -253,6 +294,7 @@ async def round_steps(
             await measure(
                 "stor_many",
                 _all([s.stor(f"up-{i:04d}.bin", sources.small) for i, s in enumerate(idle)]),
+                writes=len(idle) * config.small_size,
             )
             # Untimed: the uploads go at once, so the kernel drops their dirty pages
             # instead of writing them back to disk while the next server's lines run.
