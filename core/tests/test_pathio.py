@@ -322,3 +322,57 @@ def test_resolved_containment_follows_symlinks(tmp_path: Path) -> None:
     contain_resolved(root / "dir", root)
     with pytest.raises(PathOutsideRootError):
         contain_resolved(root / "escape", root)
+
+
+class SyncRecorder(Recorder):
+    """Stores at once too; ``full`` makes ``write_sync`` fail as a full disk does."""
+
+    full = False
+
+    def write_sync(self, file: list[bytes], data: memoryview) -> None:
+        if self.full:
+            raise OSError(28, "No space left on device")
+        file.append(bytes(data))
+
+
+class ChangesWrite(SyncRecorder):
+    """Overrides ``write`` only: the inherited ``write_sync`` would skip what it adds."""
+
+    async def write(self, file: list[bytes], data: bytes | bytearray | memoryview) -> None:
+        file.append(bytes(data).upper())
+
+
+class ChangesBoth(ChangesWrite):
+    def write_sync(self, file: list[bytes], data: memoryview) -> None:
+        file.append(bytes(data).upper())
+
+
+async def test_sync_writer_stores_at_once_and_maps_errors_as_write_does() -> None:
+    backend = SyncRecorder()
+    file = await backend.open(P("/f"), "wb")
+    store = file.sync_writer()
+    assert store is not None
+    buffer = bytearray(b"abc")
+    store(memoryview(buffer))
+    buffer[:] = b"xyz"  # the caller reuses its buffer: the file kept a copy
+    assert file.raw == [b"abc"]
+    backend.full = True
+    with pytest.raises(PathIOError) as caught:
+        store(memoryview(b"more"))
+    assert isinstance(caught.value.cause, OSError) and caught.value.cause.errno == 28
+    assert caught.value.__cause__ is caught.value.cause
+    assert "write" in str(caught.value)
+
+
+async def test_a_backend_without_write_sync_has_no_sync_writer() -> None:
+    assert (await Recorder().open(P("/f"), "wb")).sync_writer() is None
+
+
+async def test_overriding_write_alone_drops_the_inherited_write_sync() -> None:
+    assert ChangesWrite.write_sync is None
+    assert (await ChangesWrite().open(P("/f"), "wb")).sync_writer() is None
+    both = await ChangesBoth().open(P("/f"), "wb")
+    store = both.sync_writer()
+    assert store is not None
+    store(memoryview(b"abc"))
+    assert both.raw == [b"ABC"]

@@ -169,11 +169,15 @@ def _normalise(name: str, method: Callable[..., Awaitable[Any]], n_paths: int
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
-            raise PathIOError.from_exception(exc, f"{name} failed: {type(exc).__name__}: {exc}"
-                                             ) from exc
+            raise _path_error(name, exc) from exc
 
     wrapper.__anyftp_wrapped__ = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _path_error(name: str, exc: Exception) -> PathIOError:
+    """The PathIOError a backend's plain exception from method *name* becomes."""
+    return PathIOError.from_exception(exc, f"{name} failed: {type(exc).__name__}: {exc}")
 
 
 def _normalise_iterator(method: Callable[..., AsyncIterator[Any]]
@@ -237,6 +241,14 @@ class AbstractPathIO:
     #: (e.g. in a worker thread, where resolving symlinks may block); the wrapper then
     #: skips its own call to :meth:`contain`.
     contains_paths_itself: ClassVar[bool] = False
+    #: Optional, for backends whose ``write`` never waits (the local disk, memory):
+    #: ``write_sync(file, data)``, the same store as :meth:`write`, done at once in the
+    #: caller. The server then stores a clear binary upload from the event loop's reader
+    #: callback (one socket read, one store per readiness; no task step per block).
+    #: *data* is a view of a reused buffer: keep a copy, never the view. Plain exceptions
+    #: are mapped as :meth:`write`'s are. A subclass that overrides ``write`` and not
+    #: ``write_sync`` has none (its ``write`` may do more), so it keeps its own path.
+    write_sync: Callable[[Any, memoryview], None] | None = None
 
     def __init__(self, timeout: float | None = None, connection: Any = None,
                  state: Any = None, *, root: PurePath | str | None = None) -> None:
@@ -261,6 +273,8 @@ class AbstractPathIO:
             method = cls.__dict__.get(name)
             if method is not None and not getattr(method, "__anyftp_wrapped__", False):
                 setattr(cls, name, _normalise_iterator(method))
+        if "write" in cls.__dict__ and "write_sync" not in cls.__dict__:
+            cls.write_sync = None
 
     # --- shared state -------------------------------------------------------------------
 
@@ -467,6 +481,24 @@ class AsyncFile:
 
     def fileno(self) -> int:
         return self.path_io.fileno(self.raw)
+
+    def sync_writer(self) -> Callable[[memoryview], None] | None:
+        """A function storing *data* in this file at once (the backend's ``write_sync``,
+        its exceptions mapped as :meth:`write`'s), or ``None`` when the backend has none."""
+        write_sync = self.path_io.write_sync
+        if write_sync is None:
+            return None
+        raw = self.raw
+
+        def write(data: memoryview) -> None:
+            try:
+                write_sync(raw, data)
+            except PathIOError:
+                raise
+            except Exception as exc:
+                raise _path_error("write", exc) from exc
+
+        return write
 
     async def iter_by_block(self, count: int = DEFAULT_BLOCK_SIZE) -> AsyncIterator[bytes]:
         while True:

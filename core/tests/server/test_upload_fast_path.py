@@ -3,12 +3,17 @@
 On the local disk (storage that does not suspend) every upload borrows and returns the
 same buffer within one step, so the pool never holds more than one; on a backend that
 suspends while storing, buffers are lent for the length of a write and files stay whole.
-A stalled upload is cut after ``socket_timeout`` as on the transport path.
+A backend with ``write_sync`` stores from the loop's reader callback; one whose
+``write_sync`` fails mid-upload gets the mapped reply and the server goes on; a subclass
+that changes ``write`` alone keeps its ``write``. A stalled upload is cut after
+``socket_timeout`` as on the transport path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import errno
 import ftplib
 import hashlib
 import io
@@ -22,6 +27,7 @@ import pytest
 
 import anyftp
 from anyftp.server.rawio import BufferPool
+from anyftp_local import PathIO as LocalPathIO
 
 from .conftest import TIMEOUT, ServerThread
 from .rawftp import RawControl
@@ -76,6 +82,90 @@ def test_concurrent_uploads_through_a_thread_pool_backend_stay_whole(
     for name, data in files.items():
         assert (tmp_path / name).read_bytes() == data, name
     assert 1 <= server.server.receive_buffers.idle <= server.server.receive_buffers.keep
+
+
+class CountingLocal(LocalPathIO):
+    """The local disk, counting the stores made outside any task (the reader callback)."""
+
+    from_callback = 0
+    from_tasks = 0
+
+    def write_sync(self, file: io.RawIOBase, data: memoryview) -> None:
+        if asyncio.current_task() is None:
+            type(self).from_callback += 1
+        else:
+            type(self).from_tasks += 1
+        super().write_sync(file, data)  # type: ignore[arg-type]
+
+
+def test_uploads_to_a_backend_with_write_sync_are_stored_from_the_reader_callback(
+    make_server: Callable[..., ServerThread], tmp_path: Path
+) -> None:
+    server = make_server(
+        users=[anyftp.User(base_path=tmp_path)], path_io_factory=CountingLocal, block_size=65536
+    )
+    files = payloads()
+    upload_many(server, files)
+    for name, data in files.items():
+        assert (tmp_path / name).read_bytes() == data, name
+    total = sum(len(data) for data in files.values())
+    assert CountingLocal.from_callback >= total // 65536
+    assert CountingLocal.from_tasks == 0
+    assert server.server.receive_buffers.idle == 1
+
+
+class FillsUp(LocalPathIO):
+    """A disk with room for *room* bytes per file, then ENOSPC (from ``write_sync``)."""
+
+    room = 300_000
+
+    def write_sync(self, file: io.RawIOBase, data: memoryview) -> None:
+        if file.tell() + len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super().write_sync(file, data)  # type: ignore[arg-type]
+
+
+def test_a_store_failing_in_the_reader_callback_answers_452_and_the_server_goes_on(
+    make_server: Callable[..., ServerThread], tmp_path: Path
+) -> None:
+    server = make_server(users=[anyftp.User(base_path=tmp_path)], path_io_factory=FillsUp)
+    client = ftplib.FTP()
+    client.connect(server.host, server.port, timeout=TIMEOUT)
+    client.login()
+    try:
+        try:
+            client.storbinary("STOR big.bin", io.BytesIO(os.urandom(16 << 20)))
+        except ftplib.error_temp as exc:
+            reply = str(exc)  # every byte was sent before the server gave up
+        except (ConnectionResetError, BrokenPipeError):
+            # The server closed the data connection while the client was still sending.
+            with pytest.raises(ftplib.error_temp) as caught:
+                client.getresp()
+            reply = str(caught.value)
+        else:
+            pytest.fail("a store that ran out of room reported success")
+        assert reply.startswith("452"), reply
+        assert client.voidcmd("NOOP").startswith("200")
+        small = os.urandom(100_000)
+        assert client.storbinary("STOR small.bin", io.BytesIO(small)).startswith("226")
+    finally:
+        client.close()
+    assert (tmp_path / "small.bin").read_bytes() == small
+
+
+class Shouting(LocalPathIO):
+    """Changes ``write`` (and not ``write_sync``): uploads must go through it."""
+
+    async def write(self, file: io.RawIOBase, data: bytes | bytearray | memoryview) -> None:
+        await super().write(file, bytes(data).upper())  # type: ignore[arg-type]
+
+
+def test_a_backend_that_changes_write_alone_has_its_write_used(
+    make_server: Callable[..., ServerThread], tmp_path: Path
+) -> None:
+    server = make_server(users=[anyftp.User(base_path=tmp_path)], path_io_factory=Shouting)
+    upload_many(server, {"a.txt": b"quiet words " * 50_000})
+    assert (tmp_path / "a.txt").read_bytes() == b"QUIET WORDS " * 50_000
 
 
 def test_ascii_upload_on_a_clear_connection_stores_native_line_ends(

@@ -98,6 +98,9 @@ class PathIO(AbstractPathIO):
     async def write(self, file: BinaryIO, data: bytes | bytearray | memoryview) -> None:
         localfs.write_all(file, data)
 
+    def write_sync(self, file: BinaryIO, data: memoryview) -> None:
+        localfs.write_all(file, data)
+
     async def seek(self, file: BinaryIO, offset: int, whence: int = io.SEEK_SET) -> int:
         return file.seek(offset, whence)
 

@@ -8,6 +8,13 @@ server does: ``readv`` into a buffer while the kernel has data, and waits for re
 only when it has none. The kernel's socket buffer keeps receiving meanwhile, so the next
 block is already there when storage took the previous one; no ``epoll_ctl`` per block.
 
+When the storage stores without waiting (a backend with ``write_sync``: the local disk,
+memory), :meth:`RawReceiver.receive_inline` goes one step further: the loop's reader
+callback reads one block and stores it, with no task step at all, so each upload gets
+one read per pass of the loop. Reading one socket for as long as it had data, as a task
+does, left the others unread until their windows closed: 200 concurrent uploads then
+stalled on zero-window probes (bench/PROFILE.md).
+
 The transport's reading stays paused for the whole transfer (the channel never resumes
 it). The receiver works on a duplicate of the socket's descriptor, because event loops
 refuse a reader on a descriptor their transport owns.
@@ -79,6 +86,43 @@ def _watched_duplicate(fd: int, watch: Callable[[int], object]) -> int:
     return duplicate
 
 
+class _ProgressTimer:
+    """Fails *done* with TimeoutError once no progress was noted for *timeout* seconds.
+
+    Progress is noted by setting :attr:`last` to the loop's time; one timer, re-armed
+    only when it fires, checks it (a timer per step would cost more than the step).
+    """
+
+    __slots__ = ("_done", "_handle", "_loop", "_timeout", "_what", "last")
+
+    def __init__(self, done: asyncio.Future[Any], timeout: float | None, what: str) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._done = done
+        self._timeout = timeout
+        self._what = what
+        self.last = loop.time()
+        self._handle: asyncio.TimerHandle | None = None
+        if timeout is not None:
+            self._handle = loop.call_at(self.last + timeout, self._check)
+
+    def _check(self) -> None:
+        self._handle = None
+        if self._done.done() or self._timeout is None:
+            return
+        due = self.last + self._timeout
+        if self._loop.time() >= due:
+            self._done.set_exception(
+                TimeoutError(f"no progress on the data connection ({self._what})")
+            )
+        else:
+            self._handle = self._loop.call_at(due, self._check)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
 class _SocketWatch:
     """A duplicate of a socket's descriptor, read-watched by the loop for the whole transfer.
 
@@ -97,6 +141,12 @@ class _SocketWatch:
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
         self.fd = _watched_duplicate(fd, lambda dup: loop.add_reader(dup, self._ready))
+
+    def redirect(self, callback: Callable[[], None] | None) -> None:
+        """Call *callback* on readiness instead of completing waiters (``None``: back to
+        waiters)."""
+        self._loop.remove_reader(self.fd)
+        self._loop.add_reader(self.fd, callback or self._ready)
 
     def _ready(self) -> None:
         waiter = self._waiter
@@ -254,6 +304,59 @@ class RawReceiver:
                 return count
             await self.wait_readable()
 
+    async def receive_inline(self, store: Callable[[memoryview], None], pool: BufferPool) -> None:
+        """Receive to the end, storing each block with *store* (a write that never
+        suspends: :meth:`~anyftp.pathio.AsyncFile.sync_writer`) from the loop's reader
+        callback, as a classic select-loop server does: one read and one store per
+        readiness of the socket, no task step. Every upload then gets its turn in each
+        pass of the loop, so none is left unread (its window closed) while another is
+        read for as long as it keeps sending. Returns when the peer finished; raises
+        what *store* raised, :class:`ConnectionError`, or TimeoutError after the
+        channel's ``timeout`` without data."""
+        early = self._early
+        self._early = memoryview(b"")
+        if early:
+            store(early)  # the channel counted them in bytes_in when they came
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        progress = _ProgressTimer(done, self._channel.timeout, "nothing received")
+        channel = self._channel
+        fd = self._watch.fd
+
+        def readable() -> None:
+            if done.done():
+                return
+            buffer = pool.take()
+            try:
+                count = os.readv(fd, [buffer])
+            except (BlockingIOError, InterruptedError):
+                pool.give(buffer)
+                return
+            except OSError as exc:
+                done.set_exception(exc)
+                return
+            if not count:
+                pool.give(buffer)
+                done.set_result(None)
+                return
+            channel.bytes_in += count
+            progress.last = loop.time()
+            view = memoryview(buffer)[:count]
+            try:
+                store(view)
+            except Exception as exc:
+                done.set_exception(exc)
+                return  # the buffer is dropped: storage may still hold the view
+            view.release()
+            pool.give(buffer)
+
+        self._watch.redirect(readable)
+        try:
+            await done
+        finally:
+            progress.cancel()
+            self._watch.redirect(None)
+
     def close(self) -> None:
         """Stop watching the socket and release the duplicate descriptor."""
         self._watch.close()
@@ -298,12 +401,10 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     sent = 0
-    progress = loop.time()
-    timeout = channel.timeout
-    timer: asyncio.TimerHandle | None = None
+    progress: _ProgressTimer | None = None
 
     def writable() -> None:
-        nonlocal sent, progress
+        nonlocal sent
         burst = 0
         try:
             while burst < SENDFILE_BURST:
@@ -322,19 +423,8 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
             return
         finally:
             channel.bytes_out += burst
-        if burst:
-            progress = loop.time()
-
-    def check_progress() -> None:
-        nonlocal timer
-        timer = None
-        if done.done() or timeout is None:
-            return
-        idle_until = progress + timeout
-        if loop.time() >= idle_until:
-            done.set_exception(TimeoutError("no progress on the data connection (nothing sent)"))
-        else:
-            timer = loop.call_at(idle_until, check_progress)
+        if burst and progress is not None:
+            progress.last = loop.time()
 
     try:
         out = _watched_duplicate(socket_fd, lambda dup: loop.add_writer(dup, writable))
@@ -345,12 +435,11 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
         # The first burst goes now, in the turn that started the transfer, not one turn
         # of the loop later: with many downloads under way a turn takes a burst of each.
         writable()
-        if timeout is not None:
-            timer = loop.call_at(progress + timeout, check_progress)
+        progress = _ProgressTimer(done, channel.timeout, "nothing sent")
         await done
     finally:
-        if timer is not None:
-            timer.cancel()
+        if progress is not None:
+            progress.cancel()
         loop.remove_writer(out)
         os.close(out)
     return sent

@@ -9,7 +9,8 @@ followed by the 226 the ABOR handler sends.
 The fast path: a binary, unthrottled, clear-text RETR from a backend whose files have a
 descriptor goes through the kernel's sendfile. Otherwise blocks of ``block_size`` bytes
 are moved, reading the next block from storage while the previous one is being sent;
-uploads are received straight into reusable buffers (see :mod:`..datachannel`).
+uploads are received straight into reusable buffers (see :mod:`..rawio`), and stored
+from the loop's reader callback when the backend has ``write_sync``.
 """
 
 from __future__ import annotations
@@ -210,9 +211,16 @@ async def _receive_raw(
     copy: bool,
 ) -> None:
     """The upload loop on a clear connection: read the socket, store, repeat (see
-    :mod:`..rawio`). A buffer goes back to the pool only after storage is done with it; one
-    a cancelled write may still use is dropped, so no other upload can ever read it."""
+    :mod:`..rawio`); a binary, unthrottled upload to a backend with ``write_sync`` is
+    stored from the loop's reader callback instead. A buffer goes back to the pool only
+    after storage is done with it; one a cancelled write may still use is dropped, so no
+    other upload can ever read it."""
     pool = session.server.receive_buffers
+    if decoder is None and not throttles:
+        store = file.sync_writer()
+        if store is not None:
+            await raw.receive_inline(store, pool)
+            return
     while True:
         for throttle in throttles:
             await throttle.wait()
