@@ -241,7 +241,7 @@ class AbstractPathIO:
     #: (e.g. in a worker thread, where resolving symlinks may block); the wrapper then
     #: skips its own call to :meth:`contain`.
     contains_paths_itself: ClassVar[bool] = False
-    #: Optional, for backends whose ``write`` never waits (the local disk, memory):
+    #: Optional, for backends whose ``write`` never waits (the local disk):
     #: ``write_sync(file, data)``, the same store as :meth:`write`, done at once in the
     #: caller. The server then stores a clear binary upload from the event loop's reader
     #: callback (one socket read, one store per readiness; no task step per block).

@@ -338,9 +338,6 @@ class MemoryPathIO(AbstractPathIO):
     async def write(self, file: MemoryFile, data: bytes | bytearray | memoryview) -> None:
         file.write(data)
 
-    def write_sync(self, file: MemoryFile, data: memoryview) -> None:
-        file.write(data)  # copies into the file's buffer
-
     async def seek(self, file: MemoryFile, offset: int, whence: int = io.SEEK_SET) -> int:
         return file.seek(offset, whence)
 
