@@ -8,7 +8,8 @@ server does: ``readv`` into a buffer while the kernel has data, and waits for re
 only when it has none. The kernel's socket buffer keeps receiving meanwhile, so the next
 block is already there when storage took the previous one; no ``epoll_ctl`` per block.
 
-When the storage stores without waiting (a backend with ``write_sync``: the local disk), :meth:`RawReceiver.receive_inline` goes one step further: the loop's reader
+When the storage stores without waiting (a backend with ``write_sync``: the local
+disk), :meth:`RawReceiver.receive_inline` goes one step further: the loop's reader
 callback reads one block and stores it, with no task step at all, so each upload gets
 one read per pass of the loop. Reading one socket for as long as it had data, as a task
 does, left the others unread until their windows closed: 200 concurrent uploads then
