@@ -10,8 +10,8 @@ block is already there when storage took the previous one; no ``epoll_ctl`` per 
 
 When the storage stores without waiting (a backend with ``write_sync``: the local
 disk), :meth:`RawReceiver.receive_inline` goes one step further: the loop's reader
-callback reads one block and stores it, with no task step at all, so each upload gets
-one read per pass of the loop. Reading one socket for as long as it had data, as a task
+callback reads and stores, with no task step at all, at most :data:`RECEIVE_BURST`
+bytes per pass of the loop. Reading one socket for as long as it had data, as a task
 does, left the others unread until their windows closed: 200 concurrent uploads then
 stalled on zero-window probes (bench/PROFILE.md).
 
@@ -84,6 +84,14 @@ def _watched_duplicate(fd: int, watch: Callable[[int], object]) -> int:
         os.close(duplicate)
         raise
     return duplicate
+
+
+#: Bytes an upload stored from the reader callback may take per readiness of its socket
+#: (whole reads; the socket is read until empty or past this) before the loop serves
+#: others. Measured (bench/PROFILE.md): one read per readiness (256 KiB) cost a lone
+#: 512 MiB STOR a quarter more CPU than reading while data lasts; 1 MiB costs it 10 %;
+#: 4 MiB made 200 concurrent STORs unfair again (zero-window probes came back).
+RECEIVE_BURST = 1 << 20
 
 
 class _ProgressTimer:
@@ -307,12 +315,14 @@ class RawReceiver:
     async def receive_inline(self, store: Callable[[memoryview], None], pool: BufferPool) -> None:
         """Receive to the end, storing each block with *store* (a write that never
         suspends: :meth:`~anyftp.pathio.AsyncFile.sync_writer`) from the loop's reader
-        callback, as a classic select-loop server does: one read and one store per
-        readiness of the socket, no task step. Every upload then gets its turn in each
-        pass of the loop, so none is left unread (its window closed) while another is
-        read for as long as it keeps sending. Returns when the peer finished; raises
-        what *store* raised, :class:`ConnectionError`, or TimeoutError after the
-        channel's ``timeout`` without data."""
+        callback, as a classic select-loop server does: up to :data:`RECEIVE_BURST`
+        bytes of reads and stores per readiness of the socket, no task step. Every
+        upload then gets its turn in each pass of the loop, so none is left unread (its
+        window closed) while another is read for as long as it keeps sending.
+
+        Returns when the peer finished; raises what *store* raised,
+        :class:`ConnectionError`, or TimeoutError after the channel's ``timeout``
+        without data."""
         early = self._early
         self._early = memoryview(b"")
         if early:
@@ -326,29 +336,33 @@ class RawReceiver:
         def readable() -> None:
             if done.done():
                 return
-            buffer = pool.take()
-            try:
-                count = os.readv(fd, [buffer])
-            except (BlockingIOError, InterruptedError):
+            burst = 0
+            while burst < RECEIVE_BURST:
+                buffer = pool.take()
+                try:
+                    count = os.readv(fd, [buffer])
+                except (BlockingIOError, InterruptedError):
+                    pool.give(buffer)
+                    break
+                except OSError as exc:
+                    done.set_exception(exc)
+                    return
+                if not count:
+                    pool.give(buffer)
+                    done.set_result(None)
+                    return
+                burst += count
+                channel.bytes_in += count
+                view = memoryview(buffer)[:count]
+                try:
+                    store(view)
+                except Exception as exc:
+                    done.set_exception(exc)
+                    return  # the buffer is dropped: storage may still hold the view
+                view.release()
                 pool.give(buffer)
-                return
-            except OSError as exc:
-                done.set_exception(exc)
-                return
-            if not count:
-                pool.give(buffer)
-                done.set_result(None)
-                return
-            channel.bytes_in += count
-            progress.last = loop.time()
-            view = memoryview(buffer)[:count]
-            try:
-                store(view)
-            except Exception as exc:
-                done.set_exception(exc)
-                return  # the buffer is dropped: storage may still hold the view
-            view.release()
-            pool.give(buffer)
+            if burst:
+                progress.last = loop.time()
 
         self._watch.redirect(readable)
         try:
