@@ -345,6 +345,7 @@ class RawReceiver:
                     pool.give(buffer)
                     break
                 except OSError as exc:
+                    pool.give(buffer)
                     done.set_exception(exc)
                     return
                 if not count:
