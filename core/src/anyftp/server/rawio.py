@@ -152,8 +152,8 @@ class _SocketWatch:
 
     def redirect(self, callback: Callable[[], None] | None) -> None:
         """Call *callback* on readiness instead of completing waiters (``None``: back to
-        waiters)."""
-        self._loop.remove_reader(self.fd)
+        waiters). Both loops swap the callback of a watched descriptor in place, with
+        no ``epoll_ctl``."""
         self._loop.add_reader(self.fd, callback or self._ready)
 
     def _ready(self) -> None:
@@ -416,7 +416,6 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     sent = 0
-    progress: _ProgressTimer | None = None
 
     def writable() -> None:
         nonlocal sent
@@ -438,7 +437,7 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
             return
         finally:
             channel.bytes_out += burst
-        if burst and progress is not None:
+        if burst:
             progress.last = loop.time()
 
     try:
@@ -446,15 +445,15 @@ async def send_file_raw(channel: DataChannel, fd: int, offset: int) -> int | Non
     except OSError:
         return None
     _limit_unsent(sock)
+    # Made before the loop can call writable(): no turn of the loop runs until the await.
+    progress = _ProgressTimer(done, channel.timeout, "nothing sent")
     try:
         # The first burst goes now, in the turn that started the transfer, not one turn
         # of the loop later: with many downloads under way a turn takes a burst of each.
         writable()
-        progress = _ProgressTimer(done, channel.timeout, "nothing sent")
         await done
     finally:
-        if progress is not None:
-            progress.cancel()
+        progress.cancel()
         loop.remove_writer(out)
         os.close(out)
     return sent
